@@ -1,0 +1,21 @@
+import { Runtime, type Logger } from '@bulkhead/core';
+import { ipcPlugin } from '@bulkhead/plugin-ipc';
+import { mountPlugin } from '@bulkhead/plugin-mount';
+import { pidPlugin } from '@bulkhead/plugin-pid';
+import { utsPlugin } from '@bulkhead/plugin-uts';
+
+export interface ComposeOptions {
+  stateRoot?: string;
+  logger?: Logger;
+  /** Run a minimal init as PID 1 instead of the command. */
+  init?: boolean;
+}
+
+/** The reference runtime: the core with the standard plugins. */
+export function createRuntime(options: ComposeOptions = {}): Runtime {
+  const runtime = new Runtime({
+    ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  return runtime.use(pidPlugin({ init: options.init ?? false })).use(mountPlugin()).use(utsPlugin()).use(ipcPlugin());
+}

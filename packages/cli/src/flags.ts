@@ -1,0 +1,78 @@
+import { usageError } from './usage.js';
+
+export interface ContainerFlags {
+  rootfs?: string;
+  readOnly: boolean;
+  hostname?: string;
+  env: string[];
+  cwd?: string;
+  init: boolean;
+  id?: string;
+  json: boolean;
+  /** The command and its arguments. */
+  args: string[];
+}
+
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json']);
+
+/**
+ * Parses the flags of `run` and `plan`. The command starts at `--` or at the first word that is
+ * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
+ */
+export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, args: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--' || !word.startsWith('-')) {
+      flags.args = argv.slice(word === '--' ? i + 1 : i);
+      break;
+    }
+    const [name, inline] = splitFlag(word);
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
+      setBoolean(flags, name);
+    } else if (VALUE_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw usageError(`flag --${name} needs a value`);
+      setValue(flags, name, value);
+    } else {
+      throw usageError(`unknown flag ${word}`);
+    }
+  }
+  if (flags.args.length === 0) throw usageError('missing the command to run; usage: bulkhead run [flags] [--] CMD [ARG...]');
+  return flags;
+}
+
+export function splitFlag(word: string): [string, string | undefined] {
+  const body = word.replace(/^--?/, '');
+  const equals = body.indexOf('=');
+  return equals < 0 ? [body, undefined] : [body.slice(0, equals), body.slice(equals + 1)];
+}
+
+function setBoolean(flags: ContainerFlags, name: string): void {
+  if (name === 'read-only') flags.readOnly = true;
+  else if (name === 'init') flags.init = true;
+  else flags.json = true;
+}
+
+function setValue(flags: ContainerFlags, name: string, value: string): void {
+  switch (name) {
+    case 'env':
+      if (!/^[^=]+=/.test(value)) throw usageError(`flag --env ${JSON.stringify(value)}: expected KEY=VALUE`);
+      flags.env.push(value);
+      return;
+    case 'rootfs':
+      flags.rootfs = value;
+      return;
+    case 'hostname':
+      flags.hostname = value;
+      return;
+    case 'cwd':
+      flags.cwd = value;
+      return;
+    case 'id':
+      flags.id = value;
+      return;
+  }
+}

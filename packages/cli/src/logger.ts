@@ -1,0 +1,40 @@
+import { createWriteStream } from 'node:fs';
+import type { Logger } from '@bulkhead/core';
+import { usageError } from './usage.js';
+
+export interface LogFlags {
+  debug: boolean;
+  log?: string;
+  format: 'text' | 'json';
+}
+
+/**
+ * Creates the pino logger the global flags ask for. pino is loaded only when logging is on, so a
+ * plain `bulkhead run` pays nothing for it.
+ */
+export async function createLogger(flags: LogFlags): Promise<Logger | undefined> {
+  if (!flags.debug && flags.log === undefined) return undefined;
+  const { pino } = await import('pino');
+  const sink = flags.log === undefined ? process.stderr : createWriteStream(flags.log, { flags: 'a' });
+  const destination = flags.format === 'json' ? sink : { write: (line: string) => sink.write(formatText(line)) };
+  return pino({ level: flags.debug ? 'debug' : 'warn', base: null }, destination) as unknown as Logger;
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Formats one pino JSON line as logfmt, the text format of runc's --log-format text. */
+function formatText(line: string): string {
+  const { time, level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+  const pairs = Object.entries(fields).map(([key, value]) => `${key}=${quoteValue(value)}`);
+  return [`time="${new Date(time as number).toISOString()}"`, `level=${LEVELS[level as number] ?? level}`, `msg=${quoteValue(msg)}`, ...pairs].join(' ') + '\n';
+}
+
+function quoteValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return /^[\w./:-]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function parseLogFormat(value: string): 'text' | 'json' {
+  if (value !== 'text' && value !== 'json') throw usageError(`invalid --log-format ${JSON.stringify(value)}: expected text or json`);
+  return value;
+}

@@ -1,0 +1,73 @@
+import { BulkheadError, ErrorCode, type Logger } from '@bulkhead/core';
+import { planCommand } from './commands/plan.js';
+import { runCommand } from './commands/run.js';
+import { splitFlag } from './flags.js';
+import { createLogger, parseLogFormat } from './logger.js';
+import { HELP, usageError } from './usage.js';
+
+export const VERSION = '0.1.0';
+
+export interface GlobalFlags {
+  runtime: { stateRoot?: string; logger?: Logger };
+  debug: boolean;
+}
+
+type Command = (argv: readonly string[], globals: GlobalFlags) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = { run: runCommand, plan: planCommand };
+
+/** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let debug = false;
+  try {
+    const { globals, rest } = await parseGlobals(argv);
+    debug = globals.debug;
+    const [name, ...commandArgv] = rest;
+    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+      process.stdout.write(HELP);
+      return name === undefined ? 2 : 0;
+    }
+    if (name === '--version' || name === 'version') {
+      process.stdout.write(`bulkhead version ${VERSION}\n`);
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) throw usageError(`unknown command ${JSON.stringify(name)}; run bulkhead help`);
+    return await command(commandArgv, globals);
+  } catch (error) {
+    return report(error, debug);
+  }
+}
+
+async function parseGlobals(argv: readonly string[]): Promise<{ globals: GlobalFlags; rest: readonly string[] }> {
+  const log: { debug: boolean; log?: string; format: 'text' | 'json' } = { debug: false, format: 'text' };
+  const runtime: GlobalFlags['runtime'] = {};
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--version' && argv[i] !== '--help'; i++) {
+    const [name, inline] = splitFlag(argv[i]!);
+    if (name === 'debug') {
+      log.debug = true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw usageError(`flag --${name} needs a value`);
+    if (name === 'root') runtime.stateRoot = value;
+    else if (name === 'log') log.log = value;
+    else if (name === 'log-format') log.format = parseLogFormat(value);
+    else throw usageError(`unknown global flag --${name}`);
+  }
+  const logger = await createLogger(log);
+  if (logger !== undefined) runtime.logger = logger;
+  return { globals: { runtime, debug: log.debug }, rest: argv.slice(i) };
+}
+
+/** Prints one line for an error and returns the exit code. */
+function report(error: unknown, debug: boolean): number {
+  const message = error instanceof Error ? error.message : String(error);
+  const cleanup = (error as { cleanupErrors?: Error[] } | null)?.cleanupErrors ?? [];
+  const suffix = cleanup.length > 0 ? `; cleanup also failed: ${cleanup.map((e) => e.message).join('; ')}` : '';
+  process.stderr.write(`bulkhead: ${message}${suffix}\n`);
+  if (debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  if (error instanceof BulkheadError && error.code === ErrorCode.USAGE) return 2;
+  return 1;
+}

@@ -1,0 +1,29 @@
+import { BulkheadError, ErrorCode } from '@bulkhead/core';
+
+export function usageError(message: string): BulkheadError {
+  return new BulkheadError(ErrorCode.USAGE, message);
+}
+
+export const HELP = `usage: bulkhead [global flags] COMMAND [flags]
+
+Commands:
+  run [flags] [--] CMD [ARG...]   run CMD in a new container and wait for it
+  plan [flags] [--] CMD [ARG...]  print the child program of that container without running it
+
+Flags of run and plan:
+  --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
+  --read-only       mount the root filesystem read-only
+  --hostname NAME   hostname in the container (default: bulkhead)
+  --env KEY=VALUE   set an environment variable; repeatable
+  --cwd DIR         working directory in the container (default: /)
+  --init            run a minimal init as PID 1 that reaps zombies and forwards signals
+  --id ID           container id (default: random)
+  --json            plan only: print the plan as JSON
+
+Global flags:
+  --root DIR        state directory (default: /run/bulkhead)
+  --debug           log every step at debug level to stderr
+  --log FILE        write logs to FILE instead of stderr
+  --log-format text|json
+  --version         print the version
+`;

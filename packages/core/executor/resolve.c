@@ -1,0 +1,237 @@
+#include "resolve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Mode of directories created as missing parents, and of files created as mount targets. */
+#define PARENT_DIRECTORY_MODE 0755
+#define TARGET_FILE_MODE 0644
+
+/*
+ * openat2 returns EAGAIN under RESOLVE_IN_ROOT when a concurrent rename or mount could
+ * have let ".." escape, and asks the caller to retry. The bound is a guess that keeps a
+ * hostile loop of renames from spinning the executor forever.
+ */
+#define OPENAT2_MAX_RETRIES 32
+
+/* Opens path like openat(2), confined to root unless root is -1. Returns an fd or -1. */
+int resolve_open(int root, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	if (root < 0)
+		return openat(AT_FDCWD, path, flags | O_CLOEXEC, mode);
+
+	/* openat2 rejects a nonzero mode unless the call can create a file. */
+	if (flags & (O_CREAT | __O_TMPFILE))
+		how.mode = mode;
+	for (int attempt = 0;; attempt++) {
+		long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+
+		if (fd >= 0 || errno != EAGAIN || attempt == OPENAT2_MAX_RETRIES)
+			return (int)fd;
+	}
+}
+
+/*
+ * Copies path into buf and splits it into the parent directory and the final
+ * component, ignoring trailing slashes. For "/" the final component is empty.
+ */
+static int split_path(const char *path, char buf[PATH_MAX], const char **parent,
+		      const char **name)
+{
+	size_t length = strnlen(path, PATH_MAX);
+	char *slash;
+
+	if (length == PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, length + 1);
+	while (length > 1 && buf[length - 1] == '/')
+		buf[--length] = '\0';
+
+	slash = strrchr(buf, '/');
+	if (slash == NULL) {
+		*parent = ".";
+		*name = buf;
+	} else if (slash == buf) {
+		*parent = "/";
+		*name = slash + 1;
+	} else {
+		*slash = '\0';
+		*parent = buf;
+		*name = slash + 1;
+	}
+	return 0;
+}
+
+/*
+ * Opens the directory that contains path (O_PATH) and points *name at the final
+ * component inside buf. Returns an fd or -1. The final component itself is not
+ * resolved, so a call like symlinkat or mkdirat on it acts on the entry itself.
+ */
+int resolve_open_parent(int root, const char *path, char buf[PATH_MAX], const char **name)
+{
+	const char *parent;
+
+	if (split_path(path, buf, &parent, name) < 0)
+		return -1;
+	return resolve_open(root, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+/* Creates path as a directory unless it already resolves to one. EEXIST is left to the caller. */
+static int make_directory(int root, const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	const char *name;
+	int fd = resolve_open(root, path, O_PATH | O_DIRECTORY, 0);
+	int parent, err;
+
+	if (fd >= 0)
+		return close(fd);
+	if (errno != ENOENT)
+		return -1;
+	parent = resolve_open_parent(root, path, buf, &name);
+	if (parent < 0)
+		return -1;
+	err = mkdirat(parent, name, mode) < 0 ? errno : 0;
+	close(parent);
+	if (err != 0 && err != EEXIST) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Creates path and its missing parents like mkdir -p: parents get mode 0755 and the
+ * last component gets mode, both subject to the umask. Each prefix is resolved from
+ * root again, so a symlink met on the way is followed inside root. An entry that
+ * exists but does not resolve to a directory (a file, a dangling symlink) makes the
+ * final check fail with ENOTDIR or ENOENT.
+ */
+int resolve_mkdir_all(int root, const char *path, mode_t mode)
+{
+	char prefix[PATH_MAX];
+	size_t length = strnlen(path, PATH_MAX);
+	size_t i = 0;
+	int fd = resolve_open(root, path, O_PATH | O_DIRECTORY, 0);
+
+	if (fd >= 0)
+		return close(fd);
+	if (errno != ENOENT)
+		return -1;
+	if (length == PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(prefix, path, length + 1);
+
+	while (i < length) {
+		size_t end = i;
+		int is_last;
+
+		if (prefix[i] == '/') {
+			i++;
+			continue;
+		}
+		while (end < length && prefix[end] != '/')
+			end++;
+		is_last = path[end + strspn(path + end, "/")] == '\0';
+		prefix[end] = '\0';
+		if (make_directory(root, prefix, is_last ? mode : PARENT_DIRECTORY_MODE) < 0)
+			return -1;
+		prefix[end] = path[end];
+		i = end;
+	}
+
+	fd = resolve_open(root, path, O_PATH | O_DIRECTORY, 0);
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* Creates an empty regular file at path, and its missing parents, unless path exists. */
+static int create_file(int root, const char *path)
+{
+	char buf[PATH_MAX];
+	const char *parent, *name;
+	int fd = resolve_open(root, path, O_PATH, 0);
+
+	if (fd >= 0)
+		return close(fd);
+	if (errno != ENOENT)
+		return -1;
+	if (split_path(path, buf, &parent, &name) < 0)
+		return -1;
+	if (resolve_mkdir_all(root, parent, PARENT_DIRECTORY_MODE) < 0)
+		return -1;
+
+	/* O_NONBLOCK: if a FIFO appeared here since the check above, open must not block. */
+	fd = resolve_open(root, path, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, TARGET_FILE_MODE);
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* Creates the mount target that create asks for. Directory targets get mode 0755. */
+static int prepare_target(int root, const char *source, const char *target, int create)
+{
+	struct stat st;
+
+	if (create == CREATE_LIKE_SOURCE) {
+		if (source == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		/* The source is a path in the current mount namespace, never inside root. */
+		if (stat(source, &st) < 0)
+			return -1;
+		create = S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE;
+	}
+	switch (create) {
+	case CREATE_DIRECTORY:
+		return resolve_mkdir_all(root, target, PARENT_DIRECTORY_MODE);
+	case CREATE_FILE:
+		return create_file(root, target);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+/*
+ * Mounts source on target, creating the target first when create asks for it. Inside
+ * a root, the target is opened O_PATH with openat2 and mount(2) is given the magic link
+ * /proc/self/fd/N, so the mount lands on the object that was resolved inside root even
+ * if a symlink is swapped in afterwards. That needs a procfs mounted at /proc in the
+ * current mount namespace, which after PIVOT_ROOT is the container's own /proc.
+ */
+int resolve_mount(int root, const char *source, const char *target, const char *fstype,
+		  unsigned long flags, const char *data, int create)
+{
+	char proc_path[64];
+	int fd, rc, err;
+
+	if (create != CREATE_NONE && prepare_target(root, source, target, create) < 0)
+		return -1;
+	if (root < 0)
+		return mount(source, target, fstype, flags, data);
+
+	fd = resolve_open(root, target, O_PATH, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+	rc = mount(source, proc_path, fstype, flags, data);
+	err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}

@@ -1,0 +1,34 @@
+/* Step execution in the child stage: one function per plan op. */
+#ifndef BULKHEAD_STEPS_H
+#define BULKHEAD_STEPS_H
+
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+#include "plan.h"
+
+/* State that steps share: the sync socket and the slot table. An empty slot is -1. */
+struct child_context {
+	int sync_fd;
+	int slots[PLAN_SLOT_COUNT];
+};
+
+/* Runs one step. Returns 0, or the positive errno of the failed system call. */
+typedef int step_function(struct child_context *context, const struct plan_arg *args);
+
+const char *op_signature(uint32_t op);
+noreturn void steps_run(const struct plan *plan, int sync_fd);
+int root_fd(const struct child_context *context, const struct plan_arg *root, int *fd);
+
+/* steps_fs.c */
+step_function op_open_root, op_mount, op_mount_setattr, op_mkdir, op_symlink;
+step_function op_pivot_root, op_write_file;
+
+/* steps_proc.c */
+step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
+step_function op_setresuid, op_setrlimit, op_prctl, op_umask;
+
+/* exec.c, init.c */
+step_function op_exec, op_init;
+
+#endif

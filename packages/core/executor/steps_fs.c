@@ -1,0 +1,143 @@
+/* Filesystem steps: slots, mounts, directories, symlinks, pivot_root and file writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "resolve.h"
+#include "steps.h"
+#include "sync.h"
+
+static int errno_of(int rc)
+{
+	return rc < 0 ? errno : 0;
+}
+
+/* Replaces the slot's fd, if any, with an O_PATH fd of the directory at path. */
+int op_open_root(struct child_context *context, const struct plan_arg *args)
+{
+	int fd = open(args[0].string, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int *slot = &context->slots[args[1].integer];
+
+	if (fd < 0)
+		return errno;
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+	return 0;
+}
+
+int op_mount(struct child_context *context, const struct plan_arg *args)
+{
+	int64_t create = args[6].integer;
+	int root, err;
+
+	if (create < CREATE_NONE || create > CREATE_LIKE_SOURCE)
+		return EINVAL;
+	err = root_fd(context, &args[5], &root);
+	if (err != 0)
+		return err;
+	return errno_of(resolve_mount(root, args[0].string, args[1].string, args[2].string,
+				      (unsigned long)args[3].integer, args[4].string, (int)create));
+}
+
+int op_mount_setattr(struct child_context *context, const struct plan_arg *args)
+{
+	struct mount_attr attr = {
+		.attr_set = (uint64_t)args[2].integer,
+		.attr_clr = (uint64_t)args[3].integer,
+		.propagation = (uint64_t)args[4].integer,
+	};
+	int64_t flags = args[5].integer;
+	int root, fd, rc, err;
+
+	if (flags < 0 || flags > UINT_MAX)
+		return EINVAL;
+	err = root_fd(context, &args[1], &root);
+	if (err != 0)
+		return err;
+	if (root < 0)
+		return errno_of(mount_setattr(AT_FDCWD, args[0].string, (unsigned int)flags, &attr,
+					      sizeof(attr)));
+
+	fd = resolve_open(root, args[0].string, O_PATH, 0);
+	if (fd < 0)
+		return errno;
+	rc = mount_setattr(fd, "", (unsigned int)flags | AT_EMPTY_PATH, &attr, sizeof(attr));
+	err = errno_of(rc);
+	close(fd);
+	return err;
+}
+
+int op_mkdir(struct child_context *context, const struct plan_arg *args)
+{
+	int64_t mode = args[1].integer;
+	int root, err;
+
+	if (mode < 0 || mode > 07777)
+		return EINVAL;
+	err = root_fd(context, &args[2], &root);
+	if (err != 0)
+		return err;
+	return errno_of(resolve_mkdir_all(root, args[0].string, (mode_t)mode));
+}
+
+/* Creates the symlink linkpath -> target. The parent of linkpath must exist. */
+int op_symlink(struct child_context *context, const struct plan_arg *args)
+{
+	char buf[PATH_MAX];
+	const char *name;
+	int root, parent, err;
+
+	err = root_fd(context, &args[2], &root);
+	if (err != 0)
+		return err;
+	parent = resolve_open_parent(root, args[1].string, buf, &name);
+	if (parent < 0)
+		return errno;
+	err = errno_of(symlinkat(args[0].string, parent, name));
+	close(parent);
+	return err;
+}
+
+/*
+ * pivot_root(".", ".") stacks the old root on top of the new one at ".", so it can be
+ * detached without a put_old directory inside the new root. The kernel rejects the
+ * call with EINVAL unless the slot's directory is a mount point and neither it nor
+ * its parent mount has shared propagation, so the plan has to bind-mount it and make
+ * "/" private (MS_REC | MS_PRIVATE) first.
+ */
+int op_pivot_root(struct child_context *context, const struct plan_arg *args)
+{
+	int fd = context->slots[args[0].integer];
+
+	if (fd < 0)
+		return EBADF;
+	if (fchdir(fd) < 0)
+		return errno;
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return errno;
+	if (umount2(".", MNT_DETACH) < 0)
+		return errno;
+	return errno_of(chdir("/"));
+}
+
+/* Writes data to an existing file without truncating it, as procfs and sysfs files need. */
+int op_write_file(struct child_context *context, const struct plan_arg *args)
+{
+	int root, fd, err;
+
+	err = root_fd(context, &args[2], &root);
+	if (err != 0)
+		return err;
+	fd = resolve_open(root, args[0].string, O_WRONLY | O_NOCTTY, 0);
+	if (fd < 0)
+		return errno;
+	err = errno_of(write_full(fd, args[1].bytes, args[1].length));
+	if (close(fd) < 0 && err == 0)
+		err = errno;
+	return err;
+}

@@ -1,0 +1,50 @@
+import type { Logger } from './log.js';
+import type { Syscalls } from './native/syscalls.js';
+import { OCI_VERSION, type ContainerSpec, type ContainerState, type ContainerStatus } from './spec.js';
+import { UndoStack } from './undo.js';
+
+/** One container as the hooks see it: its spec, where it lives, its process and its undo stack. */
+export class Container {
+  status: ContainerStatus = 'creating';
+  /** Host pid of the container process, once cloned. */
+  pid: number | undefined;
+  /** pidfd of the container process: signals and waits go through it, never through the pid. */
+  pidfd: number | undefined;
+  /** Host-side changes register their undo here the moment they are made. */
+  readonly undo = new UndoStack();
+  private readonly records = new Map<string, Record<string, unknown>>();
+
+  constructor(
+    readonly id: string,
+    readonly spec: ContainerSpec,
+    /** The OCI bundle directory; for containers built from flags, the working directory. */
+    readonly bundle: string,
+    /** This container's directory under the state root. */
+    readonly stateDir: string,
+    readonly syscalls: Syscalls,
+    readonly log: Logger,
+  ) {}
+
+  /** A plugin's own data about this container, persisted with its state. */
+  record(plugin: string): Record<string, unknown> {
+    let record = this.records.get(plugin);
+    if (record === undefined) {
+      record = {};
+      this.records.set(plugin, record);
+    }
+    return record;
+  }
+
+  /** All plugin records, for persisting. */
+  allRecords(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(this.records);
+  }
+
+  /** The runtime-spec State document. */
+  state(): ContainerState {
+    const state: ContainerState = { ociVersion: OCI_VERSION, id: this.id, status: this.status, bundle: this.bundle };
+    if (this.pid !== undefined && (this.status === 'created' || this.status === 'running')) state.pid = this.pid;
+    if (this.spec.annotations !== undefined) state.annotations = this.spec.annotations;
+    return state;
+  }
+}

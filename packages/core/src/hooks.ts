@@ -1,0 +1,170 @@
+import { AsyncSeriesHook, SyncHook } from 'tapable';
+import type { Container } from './container.js';
+import type { ExitStatus } from './native/syscalls.js';
+import type { Plan } from './plan/plan.js';
+import type { ValidationContext } from './validation.js';
+
+/**
+ * Creates the lifecycle hooks of one runtime. Every hook is declared here and nowhere else. The
+ * runtime alone calls them; plugins receive tap-only facades (see `PluginHooks`).
+ *
+ * All taps run in the Node process, in the host's namespaces. A tap that must act inside the
+ * container joins its namespaces through /proc/PID/ns; child-side work is never a tap but a step
+ * added in `plan`.
+ */
+export function createHooks() {
+  return Object.freeze({
+    // Checking the spec. Nothing on the host has been touched yet.
+
+    /**
+     * | kind | SyncHook |
+     * | --- | --- |
+     * | a tap | reports problems with `validation.problem(path, message)`; its return value is ignored |
+     * | runs | before anything else; every tap runs, and all problems are raised at once |
+     * | next | prepare |
+     */
+    validate: new SyncHook<[ValidationContext]>(['validation']),
+
+    // Building the container, before clone.
+
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | makes host-side resources (cgroup, overlay root, bridge) and registers each undo on `container.undo` |
+     * | runs | after validate, before the child exists |
+     * | next | plan |
+     */
+    prepare: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | SyncHook |
+     * | --- | --- |
+     * | a tap | appends namespaces and steps to the plan; returns nothing |
+     * | runs | after prepare; the plan then goes to the executor |
+     * | next | attach |
+     */
+    plan: new SyncHook<[Plan, Container]>(['plan', 'container']),
+
+    // The child exists and waits at the attach barrier, before its first step.
+
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | does parent-side work on the child (`container.pid`): uid/gid maps, cgroup placement, moving network devices into its namespace |
+     * | runs | while the child waits at the attach barrier, in its new namespaces, before any mount |
+     * | next | prestart |
+     */
+    attach: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI prestart hooks (deprecated by the runtime-spec, kept for older engines) |
+     * | runs | at the attach barrier, after attach |
+     * | next | createRuntime |
+     */
+    prestart: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI createRuntime hooks, in the runtime's namespace |
+     * | runs | at the attach barrier, after the namespaces exist and before pivot_root |
+     * | next | createContainer |
+     */
+    createRuntime: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI createContainer hooks, which the runtime-spec runs in the container's namespaces |
+     * | runs | at the attach barrier, after createRuntime and before pivot_root |
+     * | next | created |
+     */
+    createContainer: new AsyncSeriesHook<[Container]>(['container']),
+
+    // Every step but exec has run; the child waits at the start barrier.
+
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | observes that the container is created (OCI status "created") |
+     * | runs | at the start barrier |
+     * | next | startContainer, when start is called |
+     */
+    created: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI startContainer hooks, which the runtime-spec runs in the container's namespaces |
+     * | runs | on start, before the start barrier is released |
+     * | next | started |
+     */
+    startContainer: new AsyncSeriesHook<[Container]>(['container']),
+
+    // The container process runs the user's program.
+
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | observes that execve succeeded (OCI status "running") |
+     * | runs | after the executor's sync socket reached end-of-file, which happens only on a successful execve |
+     * | next | poststart |
+     */
+    started: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI poststart hooks |
+     * | runs | after started |
+     * | next | stopped, once the process exits |
+     */
+    poststart: new AsyncSeriesHook<[Container]>(['container']),
+
+    // The container process has exited.
+
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | observes the exit status (OCI status "stopped") |
+     * | runs | after waitid reaped the container process |
+     * | next | cleanup, when the container is deleted |
+     */
+    stopped: new AsyncSeriesHook<[Container, ExitStatus]>(['container', 'status']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | releases host-side resources that were not registered on the undo stack |
+     * | runs | on delete, and on any failure, before the undo stack unwinds |
+     * | next | poststop |
+     */
+    cleanup: new AsyncSeriesHook<[Container]>(['container']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | runs the OCI poststop hooks; failures are logged, not raised, as the runtime-spec requires |
+     * | runs | after the undo stack unwound |
+     * | next | none |
+     */
+    poststop: new AsyncSeriesHook<[Container]>(['container']),
+  });
+}
+
+export type Hooks = ReturnType<typeof createHooks>;
+export type HookName = keyof Hooks;
+
+/** The hooks created as SyncHook above: their taps cannot return promises. */
+export const SYNC_HOOKS: ReadonlySet<HookName> = new Set<HookName>(['validate', 'plan']);
+
+type TapArgs<H> = H extends SyncHook<infer A> ? A : H extends AsyncSeriesHook<infer A> ? A : never;
+
+/** What a plugin may do with a synchronous hook: tap it. */
+export interface SyncTap<A extends unknown[]> {
+  tap(fn: (...args: A) => void): void;
+}
+
+/** What a plugin may do with an asynchronous hook: tap it with a function or a promise. */
+export interface AsyncTap<A extends unknown[]> extends SyncTap<A> {
+  tapPromise(fn: (...args: A) => Promise<void>): void;
+}
+
+/** The hooks as a plugin sees them: tap-only, already bound to the plugin's name. */
+export type PluginHooks = {
+  [K in HookName]: Hooks[K] extends AsyncSeriesHook<infer A> ? AsyncTap<A & unknown[]> : SyncTap<TapArgs<Hooks[K]> & unknown[]>;
+};

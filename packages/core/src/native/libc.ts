@@ -1,0 +1,142 @@
+import { constants } from 'node:os';
+import { createExternalBuffer, DataType, load, open, type JsExternal } from 'ffi-rs';
+import { SyscallError } from '../errors.js';
+import type { ExitStatus, Syscalls } from './syscalls.js';
+
+const LIBRARY = 'libc';
+const EINTR = constants.errno.EINTR;
+
+const PR_SET_CHILD_SUBREAPER = 36;
+const PR_GET_CHILD_SUBREAPER = 37;
+const P_PIDFD = 3;
+const WEXITED = 4;
+/** sizeof(siginfo_t) on Linux. */
+const SIGINFO_SIZE = 128;
+const CLD_EXITED = 1;
+const CLD_DUMPED = 3;
+
+let opened = false;
+
+function ensureOpen(): void {
+  if (!opened) {
+    open({ library: LIBRARY, path: 'libc.so.6' });
+    opened = true;
+  }
+}
+
+type Param = { type: DataType; value: unknown };
+
+interface CallResult {
+  value: number;
+  errno: number;
+}
+
+/** Calls a libc function that returns -1 and sets errno on failure, retrying on EINTR. */
+function call(funcName: string, params: Param[], path?: string): number {
+  ensureOpen();
+  for (;;) {
+    const result = invoke(funcName, params);
+    if (result.value !== -1) return result.value;
+    if (result.errno !== EINTR) throw new SyscallError(funcName, result.errno, path);
+  }
+}
+
+function invoke(funcName: string, params: Param[]): CallResult {
+  const result = load({
+    library: LIBRARY,
+    funcName,
+    retType: DataType.I32,
+    paramsType: params.map((p) => p.type),
+    paramsValue: params.map((p) => p.value),
+    errno: true as const,
+  });
+  return { value: result.value, errno: result.errnoCode };
+}
+
+async function invokeInThread(funcName: string, params: Param[]): Promise<CallResult> {
+  const result = await load({
+    library: LIBRARY,
+    funcName,
+    retType: DataType.I32,
+    paramsType: params.map((p) => p.type),
+    paramsValue: params.map((p) => p.value),
+    errno: true as const,
+    runInNewThread: true as const,
+  });
+  return { value: result.value, errno: result.errnoCode };
+}
+
+const int = (value: number): Param => ({ type: DataType.I32, value });
+const u64 = (value: number): Param => ({ type: DataType.U64, value });
+/** A NULL pointer travels as a 64-bit zero: on x86-64 and arm64 pointers and integers share registers. */
+const NULL: Param = { type: DataType.U64, value: 0 };
+const cstring = (value: string | null): Param => (value === null ? NULL : { type: DataType.String, value });
+const pointer = (value: JsExternal): Param => ({ type: DataType.External, value });
+
+function allocate(size: number): JsExternal {
+  ensureOpen();
+  return load({ library: LIBRARY, funcName: 'calloc', retType: DataType.External, paramsType: [DataType.U64, DataType.U64], paramsValue: [1, size] }) as JsExternal;
+}
+
+function release(memory: JsExternal): void {
+  load({ library: LIBRARY, funcName: 'free', retType: DataType.Void, paramsType: [DataType.External], paramsValue: [memory] });
+}
+
+function decodeSiginfo(info: Buffer): ExitStatus {
+  const code = info.readInt32LE(8);
+  const status = info.readInt32LE(24);
+  if (code === CLD_EXITED) return { exited: true, code: status };
+  return { exited: false, signal: status, coreDumped: code === CLD_DUMPED };
+}
+
+/** The real syscall layer, through glibc and ffi-rs. */
+export const libc: Syscalls = {
+  pidfdOpen(pid) {
+    return call('pidfd_open', [int(pid), int(0)], `pid ${pid}`);
+  },
+
+  pidfdSendSignal(pidfd, signal) {
+    call('pidfd_send_signal', [int(pidfd), int(signal), NULL, int(0)]);
+  },
+
+  async waitid(pidfd) {
+    const info = allocate(SIGINFO_SIZE);
+    try {
+      for (;;) {
+        const result = await invokeInThread('waitid', [int(P_PIDFD), int(pidfd), pointer(info), int(WEXITED)]);
+        if (result.value === 0) return decodeSiginfo(Buffer.from(createExternalBuffer(info, SIGINFO_SIZE)));
+        if (result.errno !== EINTR) throw new SyscallError('waitid', result.errno);
+      }
+    } finally {
+      release(info);
+    }
+  },
+
+  setChildSubreaper(enabled) {
+    call('prctl', [int(PR_SET_CHILD_SUBREAPER), u64(enabled ? 1 : 0), u64(0), u64(0), u64(0)]);
+  },
+
+  isChildSubreaper() {
+    const value = allocate(4);
+    try {
+      call('prctl', [int(PR_GET_CHILD_SUBREAPER), pointer(value), u64(0), u64(0), u64(0)]);
+      return createExternalBuffer(value, 4).readInt32LE(0) !== 0;
+    } finally {
+      release(value);
+    }
+  },
+
+  mount(source, target, fstype, flags, data) {
+    call('mount', [cstring(source), cstring(target), cstring(fstype), u64(flags), cstring(data)], target);
+  },
+
+  umount2(target, flags) {
+    call('umount2', [cstring(target), int(flags)], target);
+  },
+
+  close(fd) {
+    const result = invoke('close', [int(fd)]);
+    // close(2) must not be retried on EINTR: on Linux the descriptor is already released.
+    if (result.value === -1 && result.errno !== EINTR) throw new SyscallError('close', result.errno);
+  },
+};

@@ -1,0 +1,35 @@
+/** How a process ended, from waitid(2)'s siginfo. */
+export type ExitStatus = { exited: true; code: number } | { exited: false; signal: number; coreDumped: boolean };
+
+/** The shell convention: the exit code, or 128+N for a process killed by signal N. */
+export function exitCodeOf(status: ExitStatus): number {
+  return status.exited ? status.code : 128 + status.signal;
+}
+
+/**
+ * The parent-side syscalls that plugins and the core need, one method per syscall, named after
+ * it. Each method retries on EINTR and throws SyscallError naming the syscall, the errno and the
+ * path when there is one. No policy and no logging here.
+ *
+ * Tests replace it with the recording fake from '@bulkhead/core/testing'.
+ */
+export interface Syscalls {
+  /** pidfd_open(2): a file descriptor that refers to the process, immune to pid reuse. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2). */
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** waitid(P_PIDFD, pidfd, WEXITED), run on a worker thread so the event loop keeps going. */
+  waitid(pidfd: number): Promise<ExitStatus>;
+  /** prctl(PR_SET_CHILD_SUBREAPER). */
+  setChildSubreaper(enabled: boolean): void;
+  /** prctl(PR_GET_CHILD_SUBREAPER). */
+  isChildSubreaper(): boolean;
+  /** mount(2). */
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2). */
+  umount2(target: string, flags: number): void;
+  /** close(2). */
+  close(fd: number): void;
+}
+
+export const UMOUNT_FLAGS = Object.freeze({ MNT_FORCE: 1, MNT_DETACH: 2, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });

@@ -1,0 +1,70 @@
+import type { PathArg, PlannedStep, Step } from './steps.js';
+
+const quote = (value: string) => JSON.stringify(value);
+
+function where(target: PathArg): string {
+  return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
+}
+
+/** A one-line description of a step, as `bulkhead plan` prints it and step errors name it. */
+export function describeStep(step: Step): string {
+  switch (step.op) {
+    case 'open-root':
+      return `open root ${quote(step.path)} as ${step.slot}`;
+    case 'mount': {
+      const what = step.flags.includes('MS_BIND') ? `bind ${quote(step.source ?? '')}` : `mount ${step.fstype ?? 'none'} ${quote(step.source ?? 'none')}`;
+      const options = [...step.flags, ...(step.data === null ? [] : [step.data])].join(',');
+      return `${what} on ${where(step.target)}${options === '' ? '' : ` (${options})`}`;
+    }
+    case 'mount-setattr':
+      return `mount_setattr ${where(step.target)} set [${step.set.join(',')}] clear [${step.clear.join(',')}]${step.propagation === null ? '' : ` ${step.propagation}`}${step.recursive ? ' recursive' : ''}`;
+    case 'mkdir':
+      return `mkdir ${where(step.target)} mode ${step.mode.toString(8)}`;
+    case 'symlink':
+      return `symlink ${where(step.link)} -> ${quote(step.linkTarget)}`;
+    case 'pivot-root':
+      return `pivot_root into ${step.slot}`;
+    case 'sethostname':
+      return `sethostname ${quote(step.name)}`;
+    case 'setdomainname':
+      return `setdomainname ${quote(step.name)}`;
+    case 'chdir':
+      return `chdir ${quote(step.path)}`;
+    case 'barrier':
+      return `wait at the ${step.barrier} barrier`;
+    case 'exec':
+      return `exec ${quote(step.file)} with ${step.argv.length} arguments`;
+    case 'init':
+      return 'fork, staying as a minimal init that reaps and forwards signals';
+    case 'write-file':
+      return `write ${quote(step.data)} to ${where(step.target)}`;
+    case 'setgroups':
+      return `setgroups [${step.gids.join(',')}]`;
+    case 'setresgid':
+      return `setresgid ${step.gid}`;
+    case 'setresuid':
+      return `setresuid ${step.uid}`;
+    case 'setrlimit':
+      return `setrlimit resource ${step.resource} soft ${step.soft} hard ${step.hard}`;
+    case 'prctl':
+      return `prctl ${step.option} ${step.args.join(' ')}`;
+    case 'umask':
+      return `umask ${step.mask.toString(8)}`;
+  }
+}
+
+/** A hint for errno and step pairs whose cause is well known. */
+export function stepHint(step: Step, errnoName: string): string | undefined {
+  if (step.op === 'exec' && errnoName === 'ENOENT') {
+    return step.file.includes('/') ? 'no such file in the container' : "executable not found in the container's PATH";
+  }
+  if (step.op === 'exec' && errnoName === 'EACCES') return 'the file is not executable, or a directory on its path is not searchable';
+  if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
+  if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
+  return undefined;
+}
+
+/** Formats a plan's steps, one per line, for people. */
+export function formatSteps(steps: readonly PlannedStep[]): string {
+  return steps.map((planned, index) => `${String(index).padStart(3)}  ${planned.phase.padEnd(10)} ${planned.plugin.padEnd(24)} ${describeStep(planned.step)}${planned.tolerate.length > 0 ? `  [tolerates ${planned.tolerate.join(',')}]` : ''}`).join('\n');
+}

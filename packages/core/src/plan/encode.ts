@@ -1,0 +1,216 @@
+import { constants } from 'node:os';
+import { BulkheadError, ErrorCode } from '../errors.js';
+import type { Plan } from './plan.js';
+import { BARRIERS, MOUNT_ATTRS, MOUNT_FLAGS, type MountAttr, type MountFlag, type PathArg, type PlannedStep, type Step } from './steps.js';
+import { CLONE_FLAGS, orderJoins } from '../namespaces.js';
+
+/** Op numbers of the executor's wire format (packages/core/executor/README.md). */
+const OPS: Record<Step['op'], number> = {
+  'open-root': 1,
+  mount: 2,
+  'mount-setattr': 3,
+  mkdir: 4,
+  symlink: 5,
+  'pivot-root': 6,
+  sethostname: 7,
+  setdomainname: 8,
+  chdir: 9,
+  barrier: 10,
+  exec: 11,
+  init: 12,
+  'write-file': 13,
+  setgroups: 14,
+  setresgid: 15,
+  setresuid: 16,
+  setrlimit: 17,
+  prctl: 18,
+  umask: 19,
+};
+
+const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
+const AT_RECURSIVE = 0x8000;
+/** The executor keeps this many file descriptor slots. */
+const MAX_SLOTS = 16;
+
+type Arg = { kind: 'i'; value: number | bigint } | { kind: 's'; value: string | null } | { kind: 'b'; value: Buffer } | { kind: 'v'; value: string[] };
+
+/** Serializes a plan into the executor's binary format, length prefix included. */
+export function encodePlan(plan: Plan): Buffer {
+  const slots = new SlotTable();
+  const writer = new Writer();
+  writer.raw(Buffer.from('BHP1'));
+  writer.u32(1);
+  writer.u32(cloneFlags(plan));
+
+  const joins = orderJoins(plan.namespaces.filter((ns) => ns.path !== undefined));
+  writer.u32(joins.length);
+  for (const ns of joins) {
+    writer.u32(CLONE_FLAGS[ns.type]);
+    writer.str(ns.path!);
+  }
+
+  const steps = plan.steps();
+  writer.u32(steps.length);
+  for (const planned of steps) encodeStep(writer, planned, slots);
+
+  const body = writer.finish();
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32LE(body.length);
+  return Buffer.concat([prefix, body]);
+}
+
+function cloneFlags(plan: Plan): number {
+  return plan.namespaces.filter((ns) => ns.path === undefined).reduce((flags, ns) => flags | CLONE_FLAGS[ns.type], 0);
+}
+
+function encodeStep(writer: Writer, planned: PlannedStep, slots: SlotTable): void {
+  writer.u32(OPS[planned.step.op]);
+  writer.u32(planned.tolerate.length);
+  for (const name of planned.tolerate) writer.i32(errnoNumber(name));
+  const args = stepArgs(planned.step, slots);
+  writer.u32(args.length);
+  for (const arg of args) writer.arg(arg);
+}
+
+function stepArgs(step: Step, slots: SlotTable): Arg[] {
+  const int = (value: number | bigint): Arg => ({ kind: 'i', value });
+  const str = (value: string | null): Arg => ({ kind: 's', value });
+  const root = (target: PathArg): Arg => int(target.root === undefined ? -1 : slots.lookup(target.root));
+  switch (step.op) {
+    case 'open-root':
+      return [str(step.path), int(slots.define(step.slot))];
+    case 'mount':
+      return [str(step.source), str(step.target.path), str(step.fstype), int(mountFlags(step.flags)), str(step.data), root(step.target), int(CREATE[step.create])];
+    case 'mount-setattr':
+      return [str(step.target.path), root(step.target), int(attrs(step.set)), int(attrs(step.clear)), int(step.propagation === null ? 0 : MOUNT_FLAGS[step.propagation]), int(step.recursive ? AT_RECURSIVE : 0)];
+    case 'mkdir':
+      return [str(step.target.path), int(step.mode), root(step.target)];
+    case 'symlink':
+      return [str(step.linkTarget), str(step.link.path), root(step.link)];
+    case 'pivot-root':
+      return [int(slots.lookup(step.slot))];
+    case 'sethostname':
+    case 'setdomainname':
+      return [str(step.name)];
+    case 'chdir':
+      return [str(step.path)];
+    case 'barrier':
+      return [int(BARRIERS[step.barrier])];
+    case 'exec':
+      return [str(step.file), { kind: 'v', value: step.argv }, { kind: 'v', value: step.envp }];
+    case 'init':
+      return [];
+    case 'write-file':
+      return [str(step.target.path), { kind: 'b', value: Buffer.from(step.data) }, root(step.target)];
+    case 'setgroups':
+      return [{ kind: 'b', value: u32Array(step.gids) }];
+    case 'setresgid':
+      return [int(step.gid)];
+    case 'setresuid':
+      return [int(step.uid)];
+    case 'setrlimit':
+      return [int(step.resource), int(step.soft), int(step.hard)];
+    case 'prctl':
+      return [int(step.option), ...step.args.map(int)];
+    case 'umask':
+      return [int(step.mask)];
+  }
+}
+
+export function mountFlags(flags: readonly MountFlag[]): number {
+  return flags.reduce((sum, flag) => sum | MOUNT_FLAGS[flag], 0);
+}
+
+function attrs(list: readonly MountAttr[]): number {
+  return list.reduce((sum, attr) => sum | MOUNT_ATTRS[attr], 0);
+}
+
+function u32Array(values: readonly number[]): Buffer {
+  const buffer = Buffer.alloc(values.length * 4);
+  values.forEach((value, i) => buffer.writeUInt32LE(value, i * 4));
+  return buffer;
+}
+
+function errnoNumber(name: string): number {
+  const value = (constants.errno as Record<string, number>)[name];
+  if (value === undefined) throw new BulkheadError(ErrorCode.PLUGIN_INVALID, `unknown errno name ${name} in a step's tolerated list`, { expected: false });
+  return value;
+}
+
+/** Names of directory slots, numbered in the order that open-root steps define them. */
+class SlotTable {
+  private readonly names: string[] = [];
+
+  define(name: string): number {
+    if (!this.names.includes(name)) this.names.push(name);
+    if (this.names.length > MAX_SLOTS) throw new BulkheadError(ErrorCode.PLUGIN_INVALID, `a plan may open at most ${MAX_SLOTS} roots`, { expected: false });
+    return this.names.indexOf(name);
+  }
+
+  lookup(name: string): number {
+    const index = this.names.indexOf(name);
+    if (index < 0) throw new BulkheadError(ErrorCode.PLUGIN_INVALID, `step uses root "${name}" before an open-root step defines it`, { expected: false });
+    return index;
+  }
+}
+
+/** Little-endian writer of the wire format's primitive fields. */
+class Writer {
+  private readonly chunks: Buffer[] = [];
+
+  raw(buffer: Buffer): void {
+    this.chunks.push(buffer);
+  }
+
+  u32(value: number): void {
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32LE(value >>> 0);
+    this.chunks.push(buffer);
+  }
+
+  i32(value: number): void {
+    const buffer = Buffer.alloc(4);
+    buffer.writeInt32LE(value);
+    this.chunks.push(buffer);
+  }
+
+  str(value: string): void {
+    if (value.includes('\0')) throw new BulkheadError(ErrorCode.SPEC_INVALID, `string contains a NUL byte: ${JSON.stringify(value)}`);
+    this.bytes(Buffer.from(value));
+  }
+
+  bytes(value: Buffer): void {
+    this.u32(value.length);
+    this.chunks.push(value);
+  }
+
+  arg(arg: Arg): void {
+    if (arg.kind === 's' && arg.value === null) {
+      this.raw(Buffer.from('n'));
+      return;
+    }
+    this.raw(Buffer.from(arg.kind));
+    switch (arg.kind) {
+      case 'i': {
+        const buffer = Buffer.alloc(8);
+        buffer.writeBigInt64LE(BigInt(arg.value));
+        this.chunks.push(buffer);
+        return;
+      }
+      case 's':
+        this.str(arg.value!);
+        return;
+      case 'b':
+        this.bytes(arg.value);
+        return;
+      case 'v':
+        this.u32(arg.value.length);
+        for (const item of arg.value) this.str(item);
+        return;
+    }
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}

@@ -1,0 +1,122 @@
+import type { NamespaceType } from '../spec.js';
+
+/**
+ * Phases of the child program, in the order the executor runs them. The order is the kernel's:
+ *
+ * | phase      | why here |
+ * | ---------- | -------- |
+ * | filesystem | mount(2) and pivot_root(2) need CAP_SYS_ADMIN in the mount namespace's owner, so they run before the process drops to its user |
+ * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
+ * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
+ * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
+ * | privileges | capabilities and no_new_privs, after the identity change that would otherwise clear them |
+ * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
+ * | exec       | execve of the container process, after the start barrier |
+ */
+export const PHASES = ['filesystem', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Mount flags by their kernel names, so that printed plans read like the syscall. */
+export const MOUNT_FLAGS = Object.freeze({
+  MS_RDONLY: 0x1,
+  MS_NOSUID: 0x2,
+  MS_NODEV: 0x4,
+  MS_NOEXEC: 0x8,
+  MS_SYNCHRONOUS: 0x10,
+  MS_REMOUNT: 0x20,
+  MS_MANDLOCK: 0x40,
+  MS_DIRSYNC: 0x80,
+  MS_NOSYMFOLLOW: 0x100,
+  MS_NOATIME: 0x400,
+  MS_NODIRATIME: 0x800,
+  MS_BIND: 0x1000,
+  MS_MOVE: 0x2000,
+  MS_REC: 0x4000,
+  MS_SILENT: 0x8000,
+  MS_UNBINDABLE: 0x20000,
+  MS_PRIVATE: 0x40000,
+  MS_SLAVE: 0x80000,
+  MS_SHARED: 0x100000,
+  MS_RELATIME: 0x200000,
+  MS_STRICTATIME: 0x1000000,
+  MS_LAZYTIME: 0x2000000,
+} as const);
+export type MountFlag = keyof typeof MOUNT_FLAGS;
+
+/** mount_setattr(2) attributes. */
+export const MOUNT_ATTRS = Object.freeze({
+  MOUNT_ATTR_RDONLY: 0x1,
+  MOUNT_ATTR_NOSUID: 0x2,
+  MOUNT_ATTR_NODEV: 0x4,
+  MOUNT_ATTR_NOEXEC: 0x8,
+  MOUNT_ATTR_NOSYMFOLLOW: 0x200000,
+} as const);
+export type MountAttr = keyof typeof MOUNT_ATTRS;
+
+/**
+ * A path argument. `root` names a directory opened earlier by an `open-root` step: the executor
+ * resolves the path inside it with openat2(RESOLVE_IN_ROOT), so a symlink in a root filesystem
+ * cannot send a mount to the host. Without `root` the path is absolute in the child's current
+ * mount namespace.
+ */
+export interface PathArg {
+  path: string;
+  root?: string;
+}
+
+export type Step =
+  | { op: 'open-root'; path: string; slot: string }
+  | {
+      op: 'mount';
+      source: string | null;
+      target: PathArg;
+      fstype: string | null;
+      flags: MountFlag[];
+      data: string | null;
+      /** What to create at the target when it is missing; 'auto' means a file for a non-directory bind source. */
+      create: 'none' | 'directory' | 'file' | 'auto';
+    }
+  | { op: 'mount-setattr'; target: PathArg; set: MountAttr[]; clear: MountAttr[]; propagation: MountFlag | null; recursive: boolean }
+  | { op: 'mkdir'; target: PathArg; mode: number }
+  | { op: 'symlink'; linkTarget: string; link: PathArg }
+  | { op: 'pivot-root'; slot: string }
+  | { op: 'sethostname'; name: string }
+  | { op: 'setdomainname'; name: string }
+  | { op: 'chdir'; path: string }
+  | { op: 'barrier'; barrier: Barrier }
+  | { op: 'exec'; file: string; argv: string[]; envp: string[] }
+  | { op: 'init' }
+  | { op: 'write-file'; target: PathArg; data: string }
+  | { op: 'setgroups'; gids: number[] }
+  | { op: 'setresgid'; gid: number }
+  | { op: 'setresuid'; uid: number }
+  | { op: 'setrlimit'; resource: number; soft: number; hard: number }
+  | { op: 'prctl'; option: number; args: [number, number, number, number] }
+  | { op: 'umask'; mask: number };
+
+export type StepOp = Step['op'];
+
+/** Barriers: the child stops, tells the parent, and waits until the parent releases it. */
+export const BARRIERS = Object.freeze({
+  /** After clone: the parent places the child (uid maps, cgroups, network devices) before any step runs. */
+  attach: 1,
+  /** After every step but exec: the container is "created"; `start` releases it. */
+  start: 2,
+} as const);
+export type Barrier = keyof typeof BARRIERS;
+
+/** A step with the plugin that added it and the errnos it may fail with harmlessly. */
+export interface PlannedStep {
+  plugin: string;
+  phase: Phase | 'barrier';
+  step: Step;
+  /** errno names (EEXIST, ...) that the executor ignores for this step. */
+  tolerate: string[];
+}
+
+/** Namespace request: create a new one, or join the one at `path`. */
+export interface NamespaceRequest {
+  type: NamespaceType;
+  plugin: string;
+  path?: string;
+}

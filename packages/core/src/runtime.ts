@@ -1,0 +1,277 @@
+import type { StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Container } from './container.js';
+import { attachCleanupErrors, BulkheadError, ContainerStateError, ErrorCode, errnoName, ExecutorError, SpecError, StepError } from './errors.js';
+import { ExecutorLink } from './executor.js';
+import { createHooks, type Hooks } from './hooks.js';
+import { silentLogger, type Logger } from './log.js';
+import { libc } from './native/libc.js';
+import { exitCodeOf, type ExitStatus, type Syscalls } from './native/syscalls.js';
+import { describeStep, stepHint } from './plan/describe.js';
+import { encodePlan } from './plan/encode.js';
+import { Plan } from './plan/plan.js';
+import type { Barrier, PlannedStep } from './plan/steps.js';
+import { checkPlugin, Claims, pluginHooks, type Plugin } from './plugin.js';
+import { addProcessSteps } from './process.js';
+import type { ContainerSpec } from './spec.js';
+import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, writeState } from './state.js';
+import { ValidationContext, validateCoreFields } from './validation.js';
+
+export interface RuntimeOptions {
+  /** Directory holding one state directory per container. Default /run/bulkhead. */
+  stateRoot?: string;
+  /** The parent-side syscall layer; tests pass the recording fake. */
+  syscalls?: Syscalls;
+  logger?: Logger;
+}
+
+export interface CreateOptions {
+  /** Container id; a random one when absent. */
+  id?: string;
+  /** The OCI bundle directory, reported in the state. Default: the working directory. */
+  bundle?: string;
+  /** fds 0-2 of the container process, as child_process.spawn takes them. Default 'inherit'. */
+  stdio?: StdioOptions;
+}
+
+/**
+ * Drives containers through the lifecycle hooks. It isolates nothing by itself: the plugins
+ * given to `use` decide every namespace, mount and limit.
+ */
+export class Runtime {
+  private readonly hooks: Hooks = createHooks();
+  private readonly claims = new Claims();
+  private readonly plugins: Plugin[] = [];
+  readonly stateRoot: string;
+  private readonly syscalls: Syscalls;
+  private readonly log: Logger;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.syscalls = options.syscalls ?? libc;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  /** Registers a plugin. Rejects a plugin that claims a namespace or field another one owns. */
+  use(plugin: Plugin): this {
+    checkPlugin(plugin);
+    this.claims.add(plugin);
+    plugin.apply({ hooks: pluginHooks(this.hooks, plugin.name) });
+    this.plugins.push(plugin);
+    return this;
+  }
+
+  /** Validates a spec with the core's checks and every plugin's; throws SpecError listing all problems. */
+  validate(spec: ContainerSpec): ValidationContext {
+    const validation = new ValidationContext(spec);
+    validateCoreFields(validation, (type) => this.claims.namespaceOwner(type as never));
+    this.hooks.validate.call(validation);
+    if (validation.problems.length > 0) throw new SpecError(validation.problems);
+    for (const warning of validation.warnings) this.log.warn({ field: warning.path }, warning.message);
+    return validation;
+  }
+
+  /** Builds the plan of a container without touching the host: validate and plan only. */
+  describe(spec: ContainerSpec, options: CreateOptions = {}): Plan {
+    this.validate(spec);
+    return this.buildPlan(this.newContainer(spec, options));
+  }
+
+  /**
+   * Creates a container: validates, prepares host resources, spawns the executor and runs every
+   * step up to the start barrier. On failure, everything made so far is undone before the error
+   * is thrown.
+   */
+  async create(spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerHandle> {
+    this.validate(spec);
+    const container = this.newContainer(spec, options);
+    let link: ExecutorLink | undefined;
+    try {
+      // State directory first: it is the lock on the id and holds what later steps record.
+      await createStateDir(container, this.stateRoot);
+
+      // Host-side resources, each registering its undo.
+      await this.hooks.prepare.promise(container);
+
+      // The child program, then the child itself.
+      const plan = this.buildPlan(container);
+      const steps = plan.steps();
+      link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
+      await this.receivePid(container, link, steps);
+
+      // Parent-side work while the child waits before its first step.
+      await expectBarrier(link, 'attach', steps);
+      await this.runAttachHooks(container);
+      link.release('attach');
+
+      // Every step but exec.
+      await expectBarrier(link, 'start', steps);
+      container.status = 'created';
+      await writeState(container);
+      await this.hooks.created.promise(container);
+      return new ContainerHandle(this.hooks, container, link, steps);
+    } catch (error) {
+      link?.close();
+      await abort(this.hooks, container, error);
+      throw error;
+    }
+  }
+
+  /** Creates, starts and waits for a container, then deletes it. Returns how its process ended. */
+  async run(spec: ContainerSpec, options: CreateOptions & { onStart?: (handle: ContainerHandle) => void } = {}): Promise<ExitStatus> {
+    const handle = await this.create(spec, options);
+    try {
+      await handle.start();
+      options.onStart?.(handle);
+      return await handle.wait();
+    } finally {
+      await handle.delete();
+    }
+  }
+
+  private newContainer(spec: ContainerSpec, options: CreateOptions): Container {
+    const id = options.id ?? randomBytes(8).toString('hex');
+    checkContainerId(id);
+    const log = this.log.child({ container: id });
+    return new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
+  }
+
+  private buildPlan(container: Container): Plan {
+    const plan = new Plan();
+    this.hooks.plan.call(plan, container);
+    addProcessSteps(plan, container.spec);
+    return plan;
+  }
+
+  private async receivePid(container: Container, link: ExecutorLink, steps: PlannedStep[]): Promise<void> {
+    const message = await link.next();
+    if (message.type !== 'pid') throw unexpected(link, message, 'the child pid', steps);
+    container.pid = message.pid;
+    const pidfd = this.syscalls.pidfdOpen(message.pid);
+    container.pidfd = pidfd;
+    container.undo.defer(`kill and reap container process ${message.pid}`, () => reap(container));
+    container.log.debug({ pid: message.pid }, 'cloned container process');
+  }
+
+  private async runAttachHooks(container: Container): Promise<void> {
+    await this.hooks.attach.promise(container);
+    await this.hooks.prestart.promise(container);
+    await this.hooks.createRuntime.promise(container);
+    await this.hooks.createContainer.promise(container);
+  }
+}
+
+/** A created container: start it, signal it, wait for it, delete it. */
+export class ContainerHandle {
+  private exitStatus: Promise<ExitStatus> | undefined;
+
+  constructor(
+    private readonly hooks: Hooks,
+    readonly container: Container,
+    private readonly link: ExecutorLink,
+    private readonly steps: PlannedStep[],
+  ) {}
+
+  get pid(): number {
+    return this.container.pid!;
+  }
+
+  /** The executor's child_process handle: its stdin/stdout/stderr when stdio was 'pipe'. */
+  get stdio() {
+    return this.link.process.stdio;
+  }
+
+  /** Releases the start barrier and waits until execve succeeded. */
+  async start(): Promise<void> {
+    const { container } = this;
+    if (container.status !== 'created') throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot start container ${container.id}: it is ${container.status}, not created`);
+    await this.hooks.startContainer.promise(container);
+    this.link.release('start');
+    const message = await this.link.next();
+    this.link.close();
+    if (message.type !== 'eof') throw unexpected(this.link, message, 'execve', this.steps);
+    container.status = 'running';
+    await writeState(container);
+    await this.hooks.started.promise(container);
+    await this.hooks.poststart.promise(container);
+  }
+
+  /** Sends a signal to the container process through its pidfd. */
+  kill(signal: number): void {
+    if (this.container.status === 'stopped') throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot signal container ${this.container.id}: it is stopped`);
+    this.container.syscalls.pidfdSendSignal(this.container.pidfd!, signal);
+  }
+
+  /** Waits for the container process to exit; resolves with how it ended. */
+  wait(): Promise<ExitStatus> {
+    this.exitStatus ??= this.waitOnce();
+    return this.exitStatus;
+  }
+
+  private async waitOnce(): Promise<ExitStatus> {
+    const { container } = this;
+    const status = await container.syscalls.waitid(container.pidfd!);
+    container.status = 'stopped';
+    container.log.debug({ status, code: exitCodeOf(status) }, 'container process exited');
+    await this.hooks.stopped.promise(container, status);
+    return status;
+  }
+
+  /** Kills the process if it still runs, then releases everything the container holds. */
+  async delete(): Promise<void> {
+    this.link.close();
+    const errors = await cleanup(this.hooks, this.container);
+    if (errors.length > 0) throw new AggregateError(errors, `delete container ${this.container.id}: ${errors.map((e) => e.message).join('; ')}`);
+  }
+}
+
+async function expectBarrier(link: ExecutorLink, barrier: Barrier, steps: PlannedStep[]): Promise<void> {
+  const message = await link.next();
+  if (message.type !== 'barrier') throw unexpected(link, message, `the ${barrier} barrier`, steps);
+}
+
+/** Turns a message that is not the one awaited into the error it means. */
+function unexpected(link: ExecutorLink, message: { type: string; index?: number; errno?: number }, awaited: string, steps: PlannedStep[]): Error {
+  if (message.type === 'step-failed') return stepError(message.index!, message.errno!, steps);
+  if (message.type === 'eof') return link.failure() ?? new ExecutorError(`executor exited while the parent waited for ${awaited}`);
+  return new ExecutorError(`executor sent ${message.type} while the parent waited for ${awaited}`);
+}
+
+function stepError(index: number, errno: number, steps: PlannedStep[]): BulkheadError {
+  const planned = steps[index];
+  if (planned === undefined) {
+    return new StepError({ plugin: 'core', index, op: 'setup', summary: 'join namespaces and clone the container process' }, errno);
+  }
+  const hint = stepHint(planned.step, errnoName(errno));
+  return new StepError({ plugin: planned.plugin, index, op: planned.step.op, summary: describeStep(planned.step), ...(hint === undefined ? {} : { hint }) }, errno);
+}
+
+async function reap(container: Container): Promise<void> {
+  const pidfd = container.pidfd;
+  if (pidfd === undefined) return;
+  container.pidfd = undefined;
+  if (container.status !== 'stopped') {
+    try {
+      container.syscalls.pidfdSendSignal(pidfd, 9);
+    } catch {
+      // ESRCH: the process already exited; waitid below still reaps it.
+    }
+    await container.syscalls.waitid(pidfd).catch(() => undefined);
+    container.status = 'stopped';
+  }
+  container.syscalls.close(pidfd);
+}
+
+async function cleanup(hooks: Hooks, container: Container): Promise<Error[]> {
+  const errors: Error[] = [];
+  await hooks.cleanup.promise(container).catch((error: Error) => errors.push(error));
+  errors.push(...(await container.undo.unwind()));
+  await hooks.poststop.promise(container).catch((error: Error) => container.log.warn({ err: error }, 'poststop hook failed'));
+  return errors;
+}
+
+async function abort(hooks: Hooks, container: Container, error: unknown): Promise<void> {
+  const errors = await cleanup(hooks, container);
+  attachCleanupErrors(error, errors);
+}

@@ -1,0 +1,109 @@
+/**
+ * The container spec: the OCI runtime-spec model (config.json), limited to the fields that
+ * bulkhead's plugins read. Field names follow the runtime-spec exactly so a config.json parses
+ * into this type as it is.
+ */
+export interface ContainerSpec {
+  ociVersion: string;
+  /** Absent means the mount plugin's built-in root (read-only host directories and a tmpfs). */
+  root?: Root;
+  process?: Process;
+  hostname?: string;
+  domainname?: string;
+  mounts?: Mount[];
+  hooks?: Hooks;
+  annotations?: Record<string, string>;
+  linux?: Linux;
+}
+
+export interface Root {
+  path: string;
+  readonly?: boolean;
+}
+
+export interface Process {
+  terminal?: boolean;
+  user?: User;
+  args: string[];
+  env?: string[];
+  cwd: string;
+  rlimits?: Rlimit[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+}
+
+export interface User {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+}
+
+export interface Rlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface Mount {
+  destination: string;
+  source?: string;
+  type?: string;
+  options?: string[];
+}
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
+}
+
+/** Namespace types as the runtime-spec names them. */
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
+
+export interface Namespace {
+  type: NamespaceType;
+  /** Join the namespace at this path (/proc/PID/ns/TYPE or a bind mount of it) instead of creating one. */
+  path?: string;
+}
+
+export interface Linux {
+  namespaces?: Namespace[];
+  rootfsPropagation?: 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  sysctl?: Record<string, string>;
+  cgroupsPath?: string;
+  resources?: Record<string, unknown>;
+}
+
+/** OCI state status values. */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+/** The runtime-spec State document, as `state` prints it and hooks receive it on stdin. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  status: ContainerStatus;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+/** The highest runtime-spec version whose fields this model covers. */
+export const OCI_VERSION = '1.2.0';
+
+/** Returns the spec's namespace entry of this type, if the spec asks for one. */
+export function findNamespace(spec: ContainerSpec, type: NamespaceType): Namespace | undefined {
+  return spec.linux?.namespaces?.find((ns) => ns.type === type);
+}

@@ -1,0 +1,75 @@
+import { SyscallError } from '../errors.js';
+import type { ExitStatus, Syscalls } from '../native/syscalls.js';
+
+/** One recorded call: the syscall's name and its arguments. */
+export interface RecordedCall {
+  name: keyof Syscalls;
+  args: unknown[];
+}
+
+/**
+ * A recording fake of the syscall layer for tests without root: every call is recorded in
+ * order, and `fail(name, errno)` makes the next call of that syscall throw as the kernel would.
+ */
+export class RecordingSyscalls implements Syscalls {
+  readonly calls: RecordedCall[] = [];
+  private readonly failures = new Map<keyof Syscalls, number>();
+  private subreaper = false;
+  private nextFd = 100;
+  /** What waitid returns. */
+  exitStatus: ExitStatus = { exited: true, code: 0 };
+
+  /** Makes the next call of `name` fail with this errno. */
+  fail(name: keyof Syscalls, errno: number): void {
+    this.failures.set(name, errno);
+  }
+
+  names(): string[] {
+    return this.calls.map((call) => call.name);
+  }
+
+  pidfdOpen(pid: number): number {
+    this.record('pidfdOpen', [pid]);
+    return this.nextFd++;
+  }
+
+  pidfdSendSignal(pidfd: number, signal: number): void {
+    this.record('pidfdSendSignal', [pidfd, signal]);
+  }
+
+  async waitid(pidfd: number): Promise<ExitStatus> {
+    this.record('waitid', [pidfd]);
+    return this.exitStatus;
+  }
+
+  setChildSubreaper(enabled: boolean): void {
+    this.record('setChildSubreaper', [enabled]);
+    this.subreaper = enabled;
+  }
+
+  isChildSubreaper(): boolean {
+    this.record('isChildSubreaper', []);
+    return this.subreaper;
+  }
+
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+    this.record('mount', [source, target, fstype, flags, data], target);
+  }
+
+  umount2(target: string, flags: number): void {
+    this.record('umount2', [target, flags], target);
+  }
+
+  close(fd: number): void {
+    this.record('close', [fd]);
+  }
+
+  private record(name: keyof Syscalls, args: unknown[], path?: string): void {
+    this.calls.push({ name, args });
+    const errno = this.failures.get(name);
+    if (errno !== undefined) {
+      this.failures.delete(name);
+      throw new SyscallError(name.toLowerCase(), errno, path);
+    }
+  }
+}

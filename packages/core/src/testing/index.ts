@@ -1,0 +1,1 @@
+export { RecordingSyscalls, type RecordedCall } from './fake-syscalls.js';

@@ -1,0 +1,86 @@
+import test from 'ava';
+import { encodePlan, Plan, PHASES } from '../src/index.js';
+
+test('steps follow phase order with barriers in place', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'exec', { op: 'exec', file: 'sh', argv: ['sh'], envp: [] });
+  plan.add('p', 'host', { op: 'sethostname', name: 'h' });
+  plan.add('p', 'filesystem', { op: 'chdir', path: '/' });
+  const phases = plan.steps().map((s) => s.phase);
+  t.deepEqual(phases, ['barrier', 'filesystem', 'host', 'barrier', 'exec']);
+  const barriers = plan.steps().filter((s) => s.step.op === 'barrier').map((s) => (s.step as { barrier: string }).barrier);
+  t.deepEqual(barriers, ['attach', 'start']);
+});
+
+test('phases keep the kernel order', (t) => {
+  t.deepEqual([...PHASES], ['filesystem', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec']);
+});
+
+test('second plan of one namespace is rejected naming both plugins', (t) => {
+  const plan = new Plan();
+  plan.namespace('first', 'pid');
+  const error = t.throws(() => plan.namespace('second', 'pid'));
+  t.regex(error.message, /first and second/);
+});
+
+test('encoded plan starts with length, magic and clone flags', (t) => {
+  const plan = new Plan();
+  plan.namespace('p', 'pid');
+  plan.namespace('m', 'mount');
+  const bytes = encodePlan(plan);
+  t.is(bytes.readUInt32LE(0), bytes.length - 4);
+  t.is(bytes.subarray(4, 8).toString(), 'BHP1');
+  t.is(bytes.readUInt32LE(8), 1);
+  t.is(bytes.readUInt32LE(12), 0x20000000 | 0x20000);
+  t.is(bytes.readUInt32LE(16), 0, 'no joins');
+  t.is(bytes.readUInt32LE(20), 2, 'the two barriers');
+});
+
+test('joined namespaces are encoded user first and mount last', (t) => {
+  const plan = new Plan();
+  plan.namespace('a', 'mount', '/proc/1/ns/mnt');
+  plan.namespace('b', 'network', '/proc/1/ns/net');
+  plan.namespace('c', 'user', '/proc/1/ns/user');
+  const bytes = encodePlan(plan);
+  t.is(bytes.readUInt32LE(12), 0, 'nothing created');
+  t.is(bytes.readUInt32LE(16), 3);
+  const types: number[] = [];
+  let offset = 20;
+  for (let i = 0; i < 3; i++) {
+    types.push(bytes.readUInt32LE(offset));
+    offset += 8 + bytes.readUInt32LE(offset + 4);
+  }
+  t.deepEqual(types, [0x10000000, 0x40000000, 0x20000]);
+});
+
+test('step encoding carries op, tolerated errnos and typed args', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'filesystem', { op: 'open-root', path: '/r', slot: 'rootfs' });
+  plan.add('p', 'filesystem', { op: 'symlink', linkTarget: 'pts/ptmx', link: { path: '/dev/ptmx', root: 'rootfs' } }, ['EEXIST']);
+  const bytes = encodePlan(plan);
+  const symlink = bytes.indexOf(Buffer.from('pts/ptmx')) - 4 - 1 - 4 - 4 - 4 - 4;
+  // op, tolerated count, EEXIST, arg count, then the first arg's kind
+  t.is(bytes.readUInt32LE(symlink), 5);
+  t.is(bytes.readUInt32LE(symlink + 4), 1);
+  t.is(bytes.readInt32LE(symlink + 8), 17);
+  t.is(bytes.readUInt32LE(symlink + 12), 3);
+  t.is(String.fromCharCode(bytes[symlink + 16]!), 's');
+});
+
+test('root slot used before open-root is a plugin bug', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'filesystem', { op: 'mkdir', target: { path: '/x', root: 'nowhere' }, mode: 0o755 });
+  t.throws(() => encodePlan(plan), { message: /before an open-root step/ });
+});
+
+test('strings with NUL bytes are rejected', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'host', { op: 'sethostname', name: 'a\0b' });
+  t.throws(() => encodePlan(plan), { message: /NUL byte/ });
+});
+
+test('unknown tolerated errno names are rejected', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'host', { op: 'sethostname', name: 'a' }, ['ENOTANERRNO']);
+  t.throws(() => encodePlan(plan), { message: /unknown errno name ENOTANERRNO/ });
+});

@@ -1,0 +1,59 @@
+import { lstatSync, readlinkSync } from 'node:fs';
+import type { Plan } from '@bulkhead/core';
+
+/** Host directories the built-in root shares read-only. */
+export const HOST_DIRECTORIES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'] as const;
+
+/** Host files hidden in the built-in root even though /etc is shared: they hold password hashes. */
+const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-'] as const;
+
+/**
+ * Plans the built-in root: a fresh tmpfs holding read-only binds of the host's system
+ * directories (or the same symlinks where the host has merged /usr), and a writable /tmp. The
+ * tmpfs is mounted over the container's state directory inside the container's own mount
+ * namespace, so the host sees no mount at all.
+ */
+export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string): void {
+  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: stateDir }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755', create: 'none' });
+  plan.add(plugin, 'filesystem', { op: 'open-root', path: stateDir, slot: 'rootfs' });
+
+  for (const directory of HOST_DIRECTORIES) planHostDirectory(plan, plugin, directory);
+  for (const file of HIDDEN_FILES) {
+    if (existsOnHost(file)) {
+      plan.add(plugin, 'filesystem', { op: 'mount', source: '/dev/null', target: { path: file, root: 'rootfs' }, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' });
+    }
+  }
+  for (const directory of ['/tmp', '/root', '/proc', '/dev', '/sys']) {
+    plan.add(plugin, 'filesystem', { op: 'mkdir', target: { path: directory, root: 'rootfs' }, mode: directory === '/tmp' ? 0o1777 : 0o755 });
+  }
+  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: '/tmp', root: 'rootfs' }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=1777', create: 'directory' });
+}
+
+function planHostDirectory(plan: Plan, plugin: string, directory: string): void {
+  const kind = hostKind(directory);
+  if (kind === 'symlink') {
+    plan.add(plugin, 'filesystem', { op: 'symlink', linkTarget: readlinkSync(directory), link: { path: directory, root: 'rootfs' } });
+  } else if (kind === 'directory') {
+    plan.add(plugin, 'filesystem', { op: 'mount', source: directory, target: { path: directory, root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'directory' });
+    plan.add(plugin, 'filesystem', { op: 'mount-setattr', target: { path: directory, root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV'], clear: [], propagation: null, recursive: true });
+  }
+}
+
+function hostKind(path: string): 'symlink' | 'directory' | 'missing' {
+  try {
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) return 'symlink';
+    return stat.isDirectory() ? 'directory' : 'missing';
+  } catch {
+    return 'missing';
+  }
+}
+
+function existsOnHost(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

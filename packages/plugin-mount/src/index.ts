@@ -1,0 +1,120 @@
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
+import { planBuiltinRoot } from './builtin-root.js';
+import { planDevices } from './devices.js';
+import { parseMountOptions } from './options.js';
+
+export const PLUGIN_NAME = '@bulkhead/plugin-mount';
+
+export { parseMountOptions, type ParsedOptions } from './options.js';
+export { HOST_DIRECTORIES } from './builtin-root.js';
+export { DEFAULT_DEVICES } from './devices.js';
+
+/**
+ * The mount namespace and the root filesystem: private propagation, the root bound onto itself,
+ * the spec's mounts in order (a tmpfs /dev gets the default devices), pivot_root, and a
+ * read-only root on request. Without `root` in the spec, the container gets the built-in root.
+ */
+export function mountPlugin(): Plugin {
+  return {
+    name: PLUGIN_NAME,
+    core: '^0.1.0',
+    owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation'] },
+    apply({ hooks }) {
+      hooks.validate.tap((validation) => validateMounts(validation));
+      hooks.plan.tap((plan, container) => planMounts(plan, container));
+    },
+  };
+}
+
+function validateMounts(validation: ValidationContext): void {
+  const { spec } = validation;
+  const ns = findNamespace(spec, 'mount');
+  if (ns === undefined || ns.path !== undefined) {
+    if (spec.root !== undefined || (spec.mounts ?? []).length > 0) validation.problem('linux.namespaces', 'a root filesystem and mounts need a new mount namespace');
+    return;
+  }
+  if (spec.root !== undefined && typeof spec.root.path === 'string') validateRootPath(validation, spec.root.path);
+  (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
+}
+
+function validateRootPath(validation: ValidationContext, path: string): void {
+  try {
+    if (!statSync(path).isDirectory()) validation.problem('root.path', `${path} is not a directory`);
+  } catch (error) {
+    validation.problem('root.path', `${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function validateMount(validation: ValidationContext, mount: Mount, path: string): void {
+  if (typeof mount.destination !== 'string' || !mount.destination.startsWith('/')) {
+    validation.problem(`${path}.destination`, 'must be an absolute path');
+  } else if (mount.destination.split('/').includes('..')) {
+    validation.problem(`${path}.destination`, 'must not contain ".."');
+  }
+  if (mount.options !== undefined && (!Array.isArray(mount.options) || mount.options.some((o) => typeof o !== 'string'))) {
+    validation.problem(`${path}.options`, 'must be an array of strings');
+    return;
+  }
+  const options = parseMountOptions(mount.options);
+  for (const option of options.unsupported) validation.problem(`${path}.options`, `option ${option} is not supported by this runtime`);
+  if (!options.bind && typeof mount.type !== 'string') validation.problem(`${path}.type`, 'is required for a mount that is not a bind mount');
+  if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
+}
+
+function planMounts(plan: Plan, container: Container): void {
+  const { spec } = container;
+  if (planNamespace(plan, PLUGIN_NAME, spec, 'mount') !== 'new') return;
+
+  // Private propagation first, so that nothing mounted from here on reaches the host.
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REC', 'MS_PRIVATE'], data: null, create: 'none' });
+
+  // The root: the spec's directory bound onto itself (pivot_root needs a mount point), or the built-in one.
+  if (spec.root === undefined) {
+    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir);
+  } else {
+    const rootfs = realpathSync(resolve(container.bundle, spec.root.path));
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
+  }
+
+  for (const mount of spec.mounts ?? []) planMount(plan, container.bundle, mount);
+  if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
+    planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
+  }
+
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'pivot-root', slot: 'rootfs' });
+  planRootAfterPivot(plan, spec);
+}
+
+function planMount(plan: Plan, bundle: string, mount: Mount): void {
+  const options = parseMountOptions(mount.options);
+  const target = { path: mount.destination, root: 'rootfs' };
+  const data = options.data.length > 0 ? options.data.join(',') : null;
+  if (options.bind) {
+    const source = isAbsolute(mount.source!) ? mount.source! : resolve(bundle, mount.source!);
+    const bindFlags: MountFlag[] = options.recursive ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
+    // A bind mount ignores every flag but MS_REC; the flags take effect on a remount.
+    if (options.flags.length > 0) {
+      plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', ...options.flags], data: null, create: 'none' });
+    }
+  } else {
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags: options.flags, data, create: 'directory' });
+  }
+  if (options.propagation.length > 0) {
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: options.propagation, data: null, create: 'none' });
+  }
+}
+
+function planRootAfterPivot(plan: Plan, spec: ContainerSpec): void {
+  const propagation = spec.linux?.rootfsPropagation;
+  if (propagation !== undefined && propagation !== 'private' && propagation !== 'rprivate') {
+    const flags = parseMountOptions([propagation]).propagation;
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
+  }
+  if (spec.root?.readonly === true) {
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
+  }
+}
