@@ -2,8 +2,8 @@
 // Times a container that runs /bin/true on the busybox fixture with bulkhead,
 // runc and bubblewrap, interleaved round by round so that drift in machine
 // load hits every case alike. See bench/README.md for what each case measures.
-// Needs root, because runc runs containers as root here and the fixture build
-// needs root.
+// Run it as root, because the runc case runs rootful containers and building
+// the fixtures needs root.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,18 +25,18 @@ const USAGE = `usage: npm run bench -- [--iterations N] [--warmup N]
   --warmup N      untimed rounds before the timed ones (default 1)`;
 
 // NODE_EXTRA_CA_CERTS makes every Node process parse a CA bundle at startup
-// (about 90 ms on the machine this bench was written on), which would be
-// billed to bulkhead's CLI but not to runc or bwrap.
+// (`node -e 0` took 106 ms with it and 44 ms without, by hyperfine on a
+// 2-core VM), which would count against bulkhead's CLI but not runc or bwrap.
 const CHILD_ENV = { ...process.env };
 delete CHILD_ENV.NODE_EXTRA_CA_CERTS;
 
 // ---------------------------------------------------------------------------
 // Warm case: the part to adapt when the runtime API settles.
 
-// TODO: the imports and calls below are a guess at the @bulkhead/cli API,
-// which does not exist yet. Replace them with the real ones.
 // Returns a function that runs /bin/true in rootfs once and resolves when
 // the container has exited. Throw to skip the warm case with that message.
+// TODO: createDefaultRuntime and defaultSpec are a guess at the runtime API
+// and do not exist yet, so the warm case is skipped until this is rewritten.
 async function createWarmRunner(rootfs) {
   const { createDefaultRuntime, defaultSpec } = await import('@bulkhead/cli');
   const runtime = await createDefaultRuntime();

@@ -1,4 +1,4 @@
-import { BulkheadError, ErrorCode, type Logger } from '@bulkhead/core';
+import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { splitFlag } from './flags.js';
@@ -69,5 +69,13 @@ function report(error: unknown, debug: boolean): number {
   process.stderr.write(`bulkhead: ${message}${suffix}\n`);
   if (debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
   if (error instanceof BulkheadError && error.code === ErrorCode.USAGE) return 2;
-  return 1;
+  return execExitCode(error) ?? 1;
+}
+
+/** Shells' codes for a command that cannot run: 127 when it is not found, 126 when it is not executable. */
+function execExitCode(error: unknown): number | undefined {
+  if (!(error instanceof StepError) || error.op !== 'exec') return undefined;
+  if (error.errnoName === 'ENOENT') return 127;
+  if (error.errnoName === 'EACCES') return 126;
+  return undefined;
 }

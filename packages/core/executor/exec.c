@@ -78,7 +78,7 @@ static int search_path(const char *file, char *const argv[], char *const envp[])
 	return seen_eacces ? EACCES : ENOENT;
 }
 
-/* Replaces the child with file. fd 3 is close-on-exec, so the parent sees EOF on success. */
+/* Replaces the child with file. fd 3 is close-on-exec, so the parent reads end-of-file on success. */
 int op_exec(struct child_context *context, const struct plan_arg *args)
 {
 	const char *file = args[0].string;

@@ -38,7 +38,7 @@ static void reap_children(pid_t main_child)
 
 		if (pid < 0 && errno == EINTR)
 			continue;
-		/* ECHILD while main_child has not been reaped cannot happen, but must not hang. */
+		/* ECHILD before main_child was reaped should be impossible. Exit rather than spin. */
 		if (pid < 0 && errno == ECHILD)
 			_exit(1);
 		if (pid <= 0)
@@ -49,13 +49,19 @@ static void reap_children(pid_t main_child)
 }
 
 /*
- * Closes the sync socket and the slot fds. The parent waits for end-of-file on the
- * socket to learn that EXEC succeeded, and the init never execs, so its copy would
- * keep the socket open. A slot fd could also give processes that can ptrace the init
- * a way into a directory outside the container's root.
+ * Closes every fd above stdio: the sync socket, the slot fds and anything the Node
+ * parent leaked, which the rest of the plan only marked close-on-exec. The init never
+ * execs, so without this its copies would stay open for the container's lifetime. The
+ * parent in particular waits for end-of-file on the socket to learn that EXEC
+ * succeeded. A slot fd could also give processes that can ptrace the init a way
+ * into a directory outside the container's root.
  */
 static void close_inherited_fds(struct child_context *context)
 {
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+
+	/* close_range needs Linux 5.9. Without it, close the fds the executor opened itself. */
 	close(context->sync_fd);
 	for (int i = 0; i < PLAN_SLOT_COUNT; i++) {
 		if (context->slots[i] >= 0)

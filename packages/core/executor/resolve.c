@@ -16,8 +16,9 @@
 
 /*
  * openat2 returns EAGAIN under RESOLVE_IN_ROOT when a concurrent rename or mount could
- * have let ".." escape, and asks the caller to retry. The bound is a guess that keeps a
- * hostile loop of renames from spinning the executor forever.
+ * have let ".." escape, and openat2(2) leaves the retry to the caller.
+ * NOTE: the bound is a guess. It only keeps a hostile loop of renames from spinning
+ * the executor forever.
  */
 #define OPENAT2_MAX_RETRIES 32
 
@@ -90,7 +91,10 @@ int resolve_open_parent(int root, const char *path, char buf[PATH_MAX], const ch
 	return resolve_open(root, parent, O_PATH | O_DIRECTORY, 0);
 }
 
-/* Creates path as a directory unless it already resolves to one. EEXIST is left to the caller. */
+/*
+ * Creates path as a directory unless it already resolves to one. EEXIST from mkdirat
+ * counts as success, and resolve_mkdir_all checks the whole path at the end.
+ */
 static int make_directory(int root, const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -181,7 +185,7 @@ static int create_file(int root, const char *path)
 	return fd < 0 ? -1 : close(fd);
 }
 
-/* Creates the mount target that create asks for. Directory targets get mode 0755. */
+/* Creates the mount target as create specifies. Directory targets get mode 0755. */
 static int prepare_target(int root, const char *source, const char *target, int create)
 {
 	struct stat st;
@@ -208,7 +212,7 @@ static int prepare_target(int root, const char *source, const char *target, int 
 }
 
 /*
- * Mounts source on target, creating the target first when create asks for it. Inside
+ * Mounts source on target, creating the target first unless create is CREATE_NONE. Inside
  * a root, the target is opened O_PATH with openat2 and mount(2) is given the magic link
  * /proc/self/fd/N, so the mount lands on the object that was resolved inside root even
  * if a symlink is swapped in afterwards. That needs a procfs mounted at /proc in the

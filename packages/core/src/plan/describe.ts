@@ -33,7 +33,7 @@ export function describeStep(step: Step): string {
     case 'barrier':
       return `wait at the ${step.barrier} barrier`;
     case 'exec':
-      return `exec ${quote(step.file)} with ${step.argv.length} arguments`;
+      return `exec ${quote(step.file)}`;
     case 'init':
       return 'fork, staying as a minimal init that reaps and forwards signals';
     case 'write-file':

@@ -1,0 +1,76 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot } from './helpers.js';
+
+function oneLine(t: { is: (a: unknown, b: unknown, m?: string) => void }, stderr: string): void {
+  t.is(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+}
+
+rootTest('missing rootfs fails naming root.path and leaves nothing', async (t) => {
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'run', '--rootfs', '/nonexistent/rootfs', 'true']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^bulkhead: root\.path: \/nonexistent\/rootfs: ENOENT/);
+  oneLine(t, result.stderr);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('missing command fails naming it and leaves nothing', async (t) => {
+  const { busybox } = await fixtures();
+  const root = stateRoot();
+  const before = hostMounts();
+  const result = await bulkhead(['--root', root, 'run', '--rootfs', busybox, 'no-such-command']);
+  t.is(result.code, 127);
+  t.regex(result.stderr, /exec "no-such-command".*ENOENT: executable not found in the container's PATH/);
+  oneLine(t, result.stderr);
+  t.deepEqual(listDir(root), []);
+  t.deepEqual(hostMounts(), before);
+});
+
+rootTest('invalid hostname fails naming the field', async (t) => {
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'run', '--hostname', 'bad_name!', 'true']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^bulkhead: hostname: invalid hostname "bad_name!"/);
+  oneLine(t, result.stderr);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('failing mount step names plugin, step and errno', async (t) => {
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'run', '--cwd', '/no/such/dir', 'true']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^bulkhead: chdir "\/no\/such\/dir" \(step \d+, plugin core\): ENOENT/);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('symlink in the rootfs cannot send a mount to the host', async (t) => {
+  const { busybox } = await fixtures();
+  const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-escape-'));
+  const outside = mkdtempSync(join(tmpdir(), 'bulkhead-outside-'));
+  t.teardown(() => rmSync(rootfs, { recursive: true, force: true }));
+  cpSync(busybox, rootfs, { recursive: true, verbatimSymlinks: true });
+  rmSync(join(rootfs, 'proc'), { recursive: true });
+  // An absolute symlink: followed on the host it names the host directory; resolved inside the root it names rootfs/<outside>.
+  symlinkSync(outside, join(rootfs, 'proc'));
+  mkdirSync(join(rootfs, outside), { recursive: true });
+  const before = hostMounts();
+  const result = await bulkhead(['run', '--rootfs', rootfs, '--', 'sh', '-c', `test -e ${outside}/1/status && echo proc-inside-root`]);
+  t.is(result.stdout, 'proc-inside-root\n');
+  t.deepEqual(hostMounts(), before);
+  t.deepEqual(listDir(outside), [], 'nothing appeared in the host directory');
+});
+
+test('unknown flag is a usage error', async (t) => {
+  const result = await bulkhead(['run', '--bogus', 'true']);
+  t.is(result.code, 2);
+  t.is(result.stderr, 'bulkhead: unknown flag --bogus\n');
+});
+
+test('missing command is a usage error', async (t) => {
+  const result = await bulkhead(['run', '--hostname', 'x']);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /missing the command to run/);
+});

@@ -1,0 +1,55 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test, { type TestFn } from 'ava';
+
+export const BULKHEAD = fileURLToPath(new URL('../../bin/bulkhead.js', import.meta.url));
+
+/** Tests that run containers need root; elsewhere they are skipped with that reason. */
+export const rootTest: TestFn = process.getuid?.() === 0 ? test : (test.skip as unknown as TestFn);
+if (process.getuid?.() !== 0) test('integration tests are skipped: they need root', (t) => t.pass());
+
+/** The cached busybox and Debian minbase root filesystems, built by scripts/fixtures.mjs on first use. */
+export async function fixtures(): Promise<{ busybox: string; debian: string }> {
+  // Resolved at run time from dist/test, because scripts/ is outside this package's sources.
+  const module = (await import(new URL('../../../../scripts/fixtures.mjs', import.meta.url).href)) as { ensureFixtures(): Promise<{ busybox: string; debian: string }> };
+  return module.ensureFixtures();
+}
+
+/** A fresh state root per test, so tests can check that nothing is left behind. */
+export function stateRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'bulkhead-state-'));
+}
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bulkhead command line to completion. NODE_EXTRA_CA_CERTS is dropped: it only slows Node's start. */
+export function bulkhead(args: string[], options: SpawnOptions & { input?: string } = {}): Promise<Result> {
+  const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
+  const child = spawn(process.execPath, [BULKHEAD, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdin!.end(options.input ?? '');
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Mount points of this process's mount namespace, in the host's view. */
+export function hostMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ').slice(3, 5).join(' '));
+}
+
+export function listDir(path: string): string[] {
+  return readdirSync(path);
+}
