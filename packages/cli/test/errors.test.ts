@@ -1,8 +1,7 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot } from './helpers.js';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, temporaryDir } from './helpers.js';
 
 function oneLine(t: { is: (a: unknown, b: unknown, m?: string) => void }, stderr: string): void {
   t.is(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
@@ -48,9 +47,8 @@ rootTest('failing mount step names plugin, step and errno', async (t) => {
 
 rootTest('symlink in the rootfs cannot send a mount to the host', async (t) => {
   const { busybox } = await fixtures();
-  const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-escape-'));
-  const outside = mkdtempSync(join(tmpdir(), 'bulkhead-outside-'));
-  t.teardown(() => rmSync(rootfs, { recursive: true, force: true }));
+  const rootfs = temporaryDir('bulkhead-escape-');
+  const outside = temporaryDir('bulkhead-outside-');
   cpSync(busybox, rootfs, { recursive: true, verbatimSymlinks: true });
   rmSync(join(rootfs, 'proc'), { recursive: true });
   // An absolute symlink: followed on the host it names the host directory; resolved inside the root it names rootfs/<outside>.

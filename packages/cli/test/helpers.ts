@@ -1,11 +1,11 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestFn } from 'ava';
 
-export const BULKHEAD = fileURLToPath(new URL('../../bin/bulkhead.js', import.meta.url));
+export const BULKHEAD = fileURLToPath(new URL('../../bin/bulkhead.mjs', import.meta.url));
 
 /** Tests that run containers need root; elsewhere they are skipped with that reason. */
 export const rootTest: TestFn = process.getuid?.() === 0 ? test : (test.skip as unknown as TestFn);
@@ -18,9 +18,16 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
   return module.ensureFixtures();
 }
 
+/** A temporary directory, removed when the test process exits. */
+export function temporaryDir(prefix: string): string {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  process.once('exit', () => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
+
 /** A fresh state root per test, so tests can check that nothing is left behind. */
 export function stateRoot(): string {
-  return mkdtempSync(join(tmpdir(), 'bulkhead-state-'));
+  return temporaryDir('bulkhead-state-');
 }
 
 export interface Result {

@@ -233,6 +233,9 @@ int resolve_mount(int root, const char *source, const char *target, const char *
 	if (fd < 0)
 		return -1;
 	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+	/* A bind without a source binds the resolved target onto itself (read-only paths). */
+	if (source == NULL && (flags & MS_BIND) && !(flags & MS_REMOUNT))
+		source = proc_path;
 	rc = mount(source, proc_path, fstype, flags, data);
 	err = errno;
 	close(fd);

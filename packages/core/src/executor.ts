@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { ExecutorError } from './errors.js';
 import { BARRIERS, type Barrier } from './plan/steps.js';
 
-/** The executor binary, built by `npm run build` (make -C packages/core/executor). */
-export const EXECUTOR_PATH = fileURLToPath(new URL('../../executor/bulkhead-executor', import.meta.url));
+/**
+ * The executor binary, built by `npm run build` (make -C packages/core/executor). Resolved
+ * through the package's exports, so a bundle of the core still finds it.
+ */
+export const EXECUTOR_PATH = fileURLToPath(import.meta.resolve('@bulkhead/core/executor'));
 
 /** Sync message types, as in the executor's README. */
 const MSG = { PID: 1, BARRIER: 2, RELEASE: 3, STEP_FAILED: 4 } as const;

@@ -1,4 +1,4 @@
-import satisfies from 'semver/functions/satisfies.js';
+import { createRequire } from 'node:module';
 import { HookError, PluginConflictError, PluginInvalidError } from './errors.js';
 import { SYNC_HOOKS, type HookName, type Hooks, type PluginHooks } from './hooks.js';
 import type { NamespaceType } from './spec.js';
@@ -53,9 +53,30 @@ export function checkPlugin(plugin: Plugin): void {
   const name = typeof plugin?.name === 'string' && plugin.name !== '' ? plugin.name : '(unnamed)';
   if (name === '(unnamed)') throw new PluginInvalidError(name, 'has no name');
   if (typeof plugin.apply !== 'function') throw new PluginInvalidError(name, 'has no apply function');
-  if (typeof plugin.core !== 'string' || !satisfies(CORE_VERSION, plugin.core)) {
+  if (typeof plugin.core !== 'string' || !supportsCore(plugin.core)) {
     throw new PluginInvalidError(name, `supports core ${String(plugin.core)}, but this core is ${CORE_VERSION}`);
   }
+}
+
+/**
+ * Tells whether a plugin's core range admits this core. A plain caret range of a released
+ * version ("^0.1.0"), which nearly every plugin declares, is decided here; any other range goes
+ * to semver, loaded only then because building its regular expressions costs several
+ * milliseconds of every start.
+ */
+function supportsCore(range: string): boolean {
+  const caret = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range.trim());
+  if (caret === null) {
+    const satisfies = createRequire(import.meta.url)('semver/functions/satisfies.js') as (version: string, range: string) => boolean;
+    return satisfies(CORE_VERSION, range);
+  }
+  const [major, minor, patch] = caret.slice(1).map(Number) as [number, number, number];
+  const [coreMajor, coreMinor, corePatch] = CORE_VERSION.split('.').map(Number) as [number, number, number];
+  // semver's caret: the left-most non-zero part is fixed, the rest may only grow.
+  if (coreMajor !== major) return false;
+  if (major === 0 && coreMinor !== minor) return false;
+  if (major === 0 && minor === 0) return corePatch === patch;
+  return coreMinor > minor || (coreMinor === minor && corePatch >= patch);
 }
 
 /**

@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { planBuiltinRoot } from './builtin-root.js';
 import { planDevices } from './devices.js';
+import { planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-mount';
@@ -20,7 +21,7 @@ export function mountPlugin(): Plugin {
   return {
     name: PLUGIN_NAME,
     core: '^0.1.0',
-    owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation'] },
+    owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation', 'linux.maskedPaths', 'linux.readonlyPaths'] },
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateMounts(validation));
       hooks.plan.tap((plan, container) => planMounts(plan, container));
@@ -37,6 +38,18 @@ function validateMounts(validation: ValidationContext): void {
   }
   if (spec.root !== undefined && typeof spec.root.path === 'string') validateRootPath(validation, spec.root.path);
   (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
+  for (const field of ['maskedPaths', 'readonlyPaths'] as const) validatePaths(validation, `linux.${field}`, spec.linux?.[field]);
+}
+
+function validatePaths(validation: ValidationContext, field: string, paths: unknown): void {
+  if (paths === undefined) return;
+  if (!Array.isArray(paths)) {
+    validation.problem(field, 'must be an array of absolute paths');
+    return;
+  }
+  paths.forEach((path, i) => {
+    if (typeof path !== 'string' || !path.startsWith('/')) validation.problem(`${field}[${i}]`, 'must be an absolute path');
+  });
 }
 
 function validateRootPath(validation: ValidationContext, path: string): void {
@@ -83,6 +96,8 @@ function planMounts(plan: Plan, container: Container): void {
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
+  planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
+  planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
 
   plan.add(PLUGIN_NAME, 'filesystem', { op: 'pivot-root', slot: 'rootfs' });
   planRootAfterPivot(plan, spec);

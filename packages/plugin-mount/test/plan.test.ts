@@ -1,4 +1,4 @@
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -8,6 +8,11 @@ import { mountPlugin } from '../src/index.js';
 
 const runtime = () => new Runtime({ syscalls: new RecordingSyscalls(), stateRoot: '/run/bulkhead-test' }).use(mountPlugin());
 const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-rootfs-'));
+const link = join(tmpdir(), `bulkhead-link-${process.pid}`);
+process.once('exit', () => {
+  rmSync(rootfs, { recursive: true, force: true });
+  rmSync(link, { force: true });
+});
 
 function spec(extra: Partial<ContainerSpec> = {}): ContainerSpec {
   return { ociVersion: OCI_VERSION, process: { args: ['sh'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }] }, ...extra };
@@ -26,7 +31,6 @@ test('root is made private, bound, opened and pivoted into', (t) => {
 });
 
 test('symlinked root path is resolved on the host before binding', (t) => {
-  const link = join(tmpdir(), `bulkhead-link-${process.pid}`);
   symlinkSync(rootfs, link);
   const steps = mine(runtime().describe(spec({ root: { path: link } })).steps());
   t.like(steps[1], { source: rootfs });
@@ -87,4 +91,27 @@ test('missing root directory is a spec problem', (t) => {
 
 test('root without a new mount namespace is a spec problem', (t) => {
   t.throws(() => runtime().validate(spec({ linux: { namespaces: [] } })), { message: 'linux.namespaces: a root filesystem and mounts need a new mount namespace' });
+});
+
+test('masked paths get a /dev/null bind and a read-only tmpfs, each tolerating the wrong kind', (t) => {
+  const steps = runtime().describe(spec({ linux: { namespaces: [{ type: 'mount' }], maskedPaths: ['/proc/kcore'] } })).steps();
+  const masks = steps.filter((s) => s.step.op === 'mount' && s.step.target.path === '/proc/kcore');
+  t.deepEqual(
+    masks.map((s) => [(s.step as { source: string }).source, s.tolerate]),
+    [
+      ['/dev/null', ['ENOENT', 'ENOTDIR']],
+      ['tmpfs', ['ENOENT', 'ENOTDIR']],
+    ],
+  );
+});
+
+test('read-only paths are bound onto themselves and remounted read-only', (t) => {
+  const steps = mine(runtime().describe(spec({ linux: { namespaces: [{ type: 'mount' }], readonlyPaths: ['/proc/sys'] } })).steps());
+  const paths = steps.filter((s) => s.op === 'mount' && s.target.path === '/proc/sys');
+  t.like(paths[0], { source: null, flags: ['MS_BIND', 'MS_REC'] });
+  t.like(paths[1], { source: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'] });
+});
+
+test('masked paths must be absolute', (t) => {
+  t.throws(() => runtime().validate(spec({ linux: { namespaces: [{ type: 'mount' }], maskedPaths: ['proc/kcore'] } })), { message: 'linux.maskedPaths[0]: must be an absolute path' });
 });

@@ -1,5 +1,6 @@
-import { constants } from 'node:os';
-import { createExternalBuffer, DataType, load, open, type JsExternal } from 'ffi-rs';
+import { createRequire } from 'node:module';
+import { arch, constants } from 'node:os';
+import type { DataType, JsExternal } from 'ffi-rs';
 import { SyscallError } from '../errors.js';
 import type { ExitStatus, Syscalls } from './syscalls.js';
 
@@ -15,16 +16,45 @@ const SIGINFO_SIZE = 128;
 const CLD_EXITED = 1;
 const CLD_DUMPED = 3;
 
-let opened = false;
+type Ffi = Pick<typeof import('ffi-rs'), 'open' | 'load' | 'createExternalBuffer' | 'DataType'>;
 
-function ensureOpen(): void {
-  if (!opened) {
-    open({ library: LIBRARY, path: 'libc.so.6' });
-    opened = true;
+let ffi: Ffi | undefined;
+
+/**
+ * Loads ffi-rs on first use. On glibc x86-64 and arm64 its native binding is loaded directly:
+ * ffi-rs's entry point tells glibc from musl with process.report.getReport(), which costs about
+ * 8 ms of every start. The binding exports the same open, load and createExternalBuffer.
+ */
+function binding(): Ffi {
+  if (ffi !== undefined) return ffi;
+  // Resolved from ffi-rs's own directory, where npm installs its platform packages.
+  const require = createRequire(createRequire(import.meta.url).resolve('ffi-rs'));
+  const platform = PLATFORM_BINDINGS[arch()];
+  // On musl the glibc binding fails to load, and ffi-rs's entry point picks the right one.
+  ffi = (platform === undefined ? undefined : tryRequire(require, platform)) ?? (require('ffi-rs') as Ffi);
+  ffi.open({ library: LIBRARY, path: 'libc.so.6' });
+  return ffi;
+}
+
+const PLATFORM_BINDINGS: Record<string, string> = { x64: '@yuuang/ffi-rs-linux-x64-gnu', arm64: '@yuuang/ffi-rs-linux-arm64-gnu' };
+
+function tryRequire(require: NodeRequire, id: string): Ffi | undefined {
+  try {
+    return require(id) as Ffi;
+  } catch {
+    return undefined;
   }
 }
 
+/** ffi-rs's load: freeResultMemory defaults to false there too. */
+function load<T>(params: Parameters<Ffi['load']>[0]): T {
+  return binding().load({ freeResultMemory: false, ...params } as never) as T;
+}
+
 type Param = { type: DataType; value: unknown };
+
+/** ffi-rs's type tags, read from the binding so that nothing loads before the first call. */
+const types = () => binding().DataType;
 
 interface CallResult {
   value: number;
@@ -33,7 +63,6 @@ interface CallResult {
 
 /** Calls a libc function that returns -1 and sets errno on failure, retrying on EINTR. */
 function call(funcName: string, params: Param[], path?: string): number {
-  ensureOpen();
   for (;;) {
     const result = invoke(funcName, params);
     if (result.value !== -1) return result.value;
@@ -42,44 +71,43 @@ function call(funcName: string, params: Param[], path?: string): number {
 }
 
 function invoke(funcName: string, params: Param[]): CallResult {
-  const result = load({
+  const result = load<{ value: number; errnoCode: number }>({
     library: LIBRARY,
     funcName,
-    retType: DataType.I32,
+    retType: types().I32,
     paramsType: params.map((p) => p.type),
     paramsValue: params.map((p) => p.value),
-    errno: true as const,
+    errno: true,
   });
   return { value: result.value, errno: result.errnoCode };
 }
 
 async function invokeInThread(funcName: string, params: Param[]): Promise<CallResult> {
-  const result = await load({
+  const result = await load<Promise<{ value: number; errnoCode: number }>>({
     library: LIBRARY,
     funcName,
-    retType: DataType.I32,
+    retType: types().I32,
     paramsType: params.map((p) => p.type),
     paramsValue: params.map((p) => p.value),
-    errno: true as const,
-    runInNewThread: true as const,
+    errno: true,
+    runInNewThread: true,
   });
   return { value: result.value, errno: result.errnoCode };
 }
 
-const int = (value: number): Param => ({ type: DataType.I32, value });
-const u64 = (value: number): Param => ({ type: DataType.U64, value });
+const int = (value: number): Param => ({ type: types().I32, value });
+const u64 = (value: number): Param => ({ type: types().U64, value });
 /** A NULL pointer travels as a 64-bit zero: on x86-64 and arm64 pointers and integers share registers. */
-const NULL: Param = { type: DataType.U64, value: 0 };
-const cstring = (value: string | null): Param => (value === null ? NULL : { type: DataType.String, value });
-const pointer = (value: JsExternal): Param => ({ type: DataType.External, value });
+const NULL = (): Param => ({ type: types().U64, value: 0 });
+const cstring = (value: string | null): Param => (value === null ? NULL() : { type: types().String, value });
+const pointer = (value: JsExternal): Param => ({ type: types().External, value });
 
 function allocate(size: number): JsExternal {
-  ensureOpen();
-  return load({ library: LIBRARY, funcName: 'calloc', retType: DataType.External, paramsType: [DataType.U64, DataType.U64], paramsValue: [1, size] }) as JsExternal;
+  return load<JsExternal>({ library: LIBRARY, funcName: 'calloc', retType: types().External, paramsType: [types().U64, types().U64], paramsValue: [1, size] }) as JsExternal;
 }
 
 function release(memory: JsExternal): void {
-  load({ library: LIBRARY, funcName: 'free', retType: DataType.Void, paramsType: [DataType.External], paramsValue: [memory] });
+  load<undefined>({ library: LIBRARY, funcName: 'free', retType: types().Void, paramsType: [types().External], paramsValue: [memory] });
 }
 
 function decodeSiginfo(info: Buffer): ExitStatus {
@@ -96,7 +124,7 @@ export const libc: Syscalls = {
   },
 
   pidfdSendSignal(pidfd, signal) {
-    call('pidfd_send_signal', [int(pidfd), int(signal), NULL, int(0)]);
+    call('pidfd_send_signal', [int(pidfd), int(signal), NULL(), int(0)]);
   },
 
   async waitid(pidfd) {
@@ -104,7 +132,7 @@ export const libc: Syscalls = {
     try {
       for (;;) {
         const result = await invokeInThread('waitid', [int(P_PIDFD), int(pidfd), pointer(info), int(WEXITED)]);
-        if (result.value === 0) return decodeSiginfo(Buffer.from(createExternalBuffer(info, SIGINFO_SIZE)));
+        if (result.value === 0) return decodeSiginfo(Buffer.from(binding().createExternalBuffer(info, SIGINFO_SIZE)));
         if (result.errno !== EINTR) throw new SyscallError('waitid', result.errno);
       }
     } finally {
@@ -120,7 +148,7 @@ export const libc: Syscalls = {
     const value = allocate(4);
     try {
       call('prctl', [int(PR_GET_CHILD_SUBREAPER), pointer(value), u64(0), u64(0), u64(0)]);
-      return createExternalBuffer(value, 4).readInt32LE(0) !== 0;
+      return binding().createExternalBuffer(value, 4).readInt32LE(0) !== 0;
     } finally {
       release(value);
     }
