@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 /**
@@ -31,13 +32,20 @@ export const ErrorCode = Object.freeze({
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Returns the errno's symbolic name, such as ENOENT, from Node's own table. */
+/**
+ * Returns the errno's symbolic name, such as ENOENT. libuv's table, behind getSystemErrorName,
+ * lacks a few errnos that only syscalls return (ECHILD among them); os.constants.errno has them.
+ */
 export function errnoName(errno: number): string {
+  const value = Math.abs(errno);
   try {
-    return getSystemErrorName(-Math.abs(errno));
+    const name = getSystemErrorName(-value);
+    if (!name.startsWith('Unknown')) return name;
   } catch {
-    return `errno ${errno}`;
+    // Not a valid errno for libuv; fall through to the kernel's table.
   }
+  const match = Object.entries(constants.errno).find(([, number]) => number === value);
+  return match === undefined ? `errno ${value}` : match[0];
 }
 
 /**

@@ -150,9 +150,11 @@ export type Hooks = ReturnType<typeof createHooks>;
 export type HookName = keyof Hooks;
 
 /** The hooks created as SyncHook above: their taps cannot return promises. */
-export const SYNC_HOOKS: ReadonlySet<HookName> = new Set<HookName>(['validate', 'plan']);
+export const SYNC_HOOKS: ReadonlySet<HookName> = new Set<HookName>(['validate', 'plan'] satisfies SyncHookName[]);
+type SyncHookName = 'validate' | 'plan';
 
-type TapArgs<H> = H extends SyncHook<infer A> ? A : H extends AsyncSeriesHook<infer A> ? A : never;
+type TapArgs<H> = H extends SyncHook<infer A> ? (A extends unknown[] ? A : never) : never;
+type AsyncTapArgs<H> = H extends AsyncSeriesHook<infer A> ? (A extends unknown[] ? A : never) : never;
 
 /** What a plugin may do with a synchronous hook: tap it. */
 export interface SyncTap<A extends unknown[]> {
@@ -166,5 +168,5 @@ export interface AsyncTap<A extends unknown[]> extends SyncTap<A> {
 
 /** The hooks as a plugin sees them: tap-only, already bound to the plugin's name. */
 export type PluginHooks = {
-  [K in HookName]: Hooks[K] extends AsyncSeriesHook<infer A> ? AsyncTap<A & unknown[]> : SyncTap<TapArgs<Hooks[K]> & unknown[]>;
+  [K in HookName]: K extends SyncHookName ? SyncTap<TapArgs<Hooks[K]>> : AsyncTap<AsyncTapArgs<Hooks[K]>>;
 };

@@ -26,3 +26,8 @@ test('recording fake records calls and fails on request', (t) => {
   t.throws(() => fake.umount2('/x', 2), { message: 'umount2 /x: EBUSY' });
   t.deepEqual(fake.names(), ['mount', 'umount2']);
 });
+
+test('errno names missing from libuv come from the kernel table', (t) => {
+  t.is(errnoName(10), 'ECHILD');
+  t.is(errnoName(100000), 'errno 100000');
+});

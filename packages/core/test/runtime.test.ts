@@ -124,3 +124,23 @@ test('undo stack unwinds newest first and collects failures', async (t) => {
   );
   t.deepEqual(await undo.unwind(), [], 'each undo runs once');
 });
+
+const ranges: [string, boolean][] = [
+  ['^0.1.0', true],
+  ['^0.1.1', false],
+  ['^0.2.0', false],
+  ['^0.0.1', false],
+  ['^1.0.0', false],
+  ['>=0.1.0 <0.2.0', true],
+  ['0.1.x', true],
+  ['~0.1.0', true],
+  ['^0.0.x', false],
+];
+
+for (const [range, accepted] of ranges) {
+  test(`core range ${range} is ${accepted ? 'accepted' : 'rejected'}`, (t) => {
+    const use = () => new Runtime().use(plugin('ranged', { core: range }));
+    if (accepted) t.notThrows(use);
+    else t.throws(use, { message: /supports core/ });
+  });
+}

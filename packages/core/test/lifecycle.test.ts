@@ -1,0 +1,133 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { exitCodeOf, OCI_VERSION, Runtime, StepError, type ContainerSpec, type Plugin } from '../src/index.js';
+
+// The core with a minimal plugin that creates the namespaces, so that these tests need no
+// other package. Containers run on the host's root in a new mount namespace.
+const namespaces: Plugin = {
+  name: 'test-namespaces',
+  core: '^0.1.0',
+  owns: { namespaces: ['pid', 'mount'] },
+  apply({ hooks }) {
+    hooks.plan.tap((plan) => {
+      plan.namespace('test-namespaces', 'pid');
+      plan.namespace('test-namespaces', 'mount');
+    });
+  },
+};
+
+const rootTest = process.getuid?.() === 0 ? test : test.skip;
+
+function setup(t: { teardown(fn: () => void): void }) {
+  const stateRoot = mkdtempSync(join(tmpdir(), 'bulkhead-core-state-'));
+  t.teardown(() => rmSync(stateRoot, { recursive: true, force: true }));
+  return { runtime: new Runtime({ stateRoot }).use(namespaces), stateRoot };
+}
+
+const spec = (args: string[]): ContainerSpec => ({
+  ociVersion: OCI_VERSION,
+  process: { args, cwd: '/', env: ['PATH=/usr/bin:/bin'] },
+  linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }] },
+});
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+rootTest('run returns the exit status', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  t.deepEqual(await runtime.run(spec(['sh', '-c', 'exit 3']), { stdio: 'ignore' }), { exited: true, code: 3 });
+  t.deepEqual(readdirSync(stateRoot), []);
+});
+
+rootTest('created container waits until start', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  const handle = await runtime.create(spec(['true']), { id: 'waiting', stdio: 'ignore' });
+  t.is(handle.container.status, 'created');
+  const state = JSON.parse(readFileSync(join(stateRoot, 'waiting', 'state.json'), 'utf8'));
+  t.like(state, { id: 'waiting', status: 'created', pid: handle.pid });
+  t.regex(readFileSync(`/proc/${handle.pid}/comm`, 'utf8'), /bulkhead:child/);
+  await handle.start();
+  t.deepEqual(await handle.wait(), { exited: true, code: 0 });
+  await handle.delete();
+  t.deepEqual(readdirSync(stateRoot), []);
+});
+
+rootTest('container process is a child of the runtime process', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
+  const ppid = /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${handle.pid}/status`, 'utf8'))![1];
+  t.is(Number(ppid), process.pid);
+  await handle.delete();
+});
+
+rootTest('kill reaches the container and wait reports the signal', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['sleep', '30']), { stdio: 'ignore' });
+  await handle.start();
+  handle.kill(9);
+  const status = await handle.wait();
+  t.deepEqual(status, { exited: false, signal: 9, coreDumped: false });
+  t.is(exitCodeOf(status), 137);
+  await handle.delete();
+  t.throws(() => handle.kill(15), { message: /it is stopped/ });
+});
+
+rootTest('delete before start kills the waiting child', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
+  const pid = handle.pid;
+  await handle.delete();
+  t.throws(() => readFileSync(`/proc/${pid}/status`), { code: 'ENOENT' });
+  t.deepEqual(readdirSync(stateRoot), []);
+});
+
+rootTest('start twice is rejected', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
+  await handle.start();
+  await t.throwsAsync(handle.start(), { message: /it is running, not created/ });
+  await handle.wait();
+  await handle.delete();
+});
+
+rootTest('failing step undoes everything and reaps the child', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  const error = (await t.throwsAsync(runtime.run(spec(['/nonexistent/program']), { stdio: 'ignore' }))) as StepError;
+  t.true(error instanceof StepError);
+  t.is(error.plugin, 'core');
+  t.is(error.op, 'exec');
+  t.is(error.errnoName, 'ENOENT');
+  t.deepEqual(readdirSync(stateRoot), []);
+});
+
+rootTest('duplicate id is rejected and the first container is untouched', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  const first = await runtime.create(spec(['true']), { id: 'same', stdio: 'ignore' });
+  await t.throwsAsync(runtime.create(spec(['true']), { id: 'same', stdio: 'ignore' }), { message: /container same already exists/ });
+  t.deepEqual(readdirSync(stateRoot), ['same']);
+  await first.delete();
+});
+
+rootTest('runs in one process leak no file descriptors', async (t) => {
+  const { runtime } = setup(t);
+  await runtime.run(spec(['true']), { stdio: 'ignore' });
+  const before = openFds();
+  for (let i = 0; i < 20; i++) await runtime.run(spec(['true']), { stdio: 'ignore' });
+  t.is(openFds(), before);
+});
+
+rootTest('piped stdio reaches the caller', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['sh', '-c', 'echo $$']), { stdio: ['ignore', 'pipe', 'ignore'] });
+  const stdout = handle.stdio[1]!;
+  let output = '';
+  stdout.on('data', (chunk) => (output += chunk));
+  const ended = new Promise((resolve) => stdout.on('end', resolve));
+  await handle.start();
+  await handle.wait();
+  await ended;
+  await handle.delete();
+  t.is(output, '1\n');
+});
