@@ -31,18 +31,19 @@ const CHILD_ENV = { ...process.env };
 delete CHILD_ENV.NODE_EXTRA_CA_CERTS;
 
 // ---------------------------------------------------------------------------
-// Warm case: the part to adapt when the runtime API settles.
+// Warm case: many containers from one long-lived Node process.
 
 // Returns a function that runs /bin/true in rootfs once and resolves when
 // the container has exited. Throw to skip the warm case with that message.
-// TODO: createDefaultRuntime and defaultSpec are a guess at the runtime API
-// and do not exist yet, so the warm case is skipped until this is rewritten.
 async function createWarmRunner(rootfs) {
-  const { createDefaultRuntime, defaultSpec } = await import('@bulkhead/cli');
-  const runtime = await createDefaultRuntime();
+  const { createRuntime, defaultSpec } = await import('@bulkhead/cli');
+  const runtime = createRuntime({ stateRoot: fs.mkdtempSync(path.join(os.tmpdir(), 'bulkhead-bench-state-')) });
   const spec = defaultSpec({ rootfs, args: ['/bin/true'] });
   return async () => {
-    await runtime.run(spec);
+    const status = await runtime.run(spec, { stdio: 'ignore' });
+    if (!status.exited || status.code !== 0) {
+      throw new Error(`/bin/true ended with ${JSON.stringify(status)}`);
+    }
   };
 }
 

@@ -18,7 +18,9 @@ Flags of run and plan:
   --cwd DIR         working directory in the container (default: /)
   --init            run a minimal init as PID 1 that reaps zombies and forwards signals
   --id ID           container id (default: random)
-  --json            plan only: print the plan as JSON
+
+Flags of plan only:
+  --json            print the plan as JSON
 
 Global flags:
   --root DIR        state directory (default: /run/bulkhead)
