@@ -14,7 +14,7 @@ export interface DefaultSpecOptions {
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * A spec like `runc spec` writes: new pid, ipc, uts and mount namespaces, the standard mounts
+ * Builds a spec like the one `runc spec` writes: new pid, ipc, uts and mount namespaces, the standard mounts
  * (/proc, a tmpfs /dev, devpts, /dev/shm, mqueue and a read-only /sys), and the usual masked and
  * read-only paths of /proc and /sys.
  */

@@ -49,9 +49,9 @@ export function errnoName(errno: number): string {
 }
 
 /**
- * Base of every error that bulkhead raises on purpose. `expected` is true for failures a caller
- * can cause and handle (bad input, a missing file, a kernel refusing); false marks a bug in
- * bulkhead or a plugin.
+ * Base of every error that bulkhead raises on purpose. `expected` is true for failures that a
+ * caller can cause and handle, such as bad input, a missing file or a kernel that rejects a call.
+ * It is false for a bug in bulkhead or a plugin.
  */
 export class BulkheadError extends Error {
   readonly code: ErrorCodeValue;

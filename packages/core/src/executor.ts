@@ -48,7 +48,7 @@ export class ExecutorLink {
     this.socket.write(plan);
   }
 
-  /** The next message from the executor or the child. */
+  /** Returns the next message from the executor or the child. */
   next(): Promise<ExecutorMessage> {
     const message = this.queue.shift();
     if (message !== undefined) return Promise.resolve(message);
@@ -70,7 +70,7 @@ export class ExecutorLink {
     this.socket.destroy();
   }
 
-  /** The reason the executor could not start, when spawning it failed. */
+  /** Returns why the executor could not start, when spawning it failed. */
   failure(): Error | undefined {
     if (this.spawnError === undefined) return undefined;
     return new ExecutorError(`spawn executor ${EXECUTOR_PATH}: ${this.spawnError.message}; run \`npm run build\` to build it`, { cause: this.spawnError });

@@ -156,17 +156,17 @@ type SyncHookName = 'validate' | 'plan';
 type TapArgs<H> = H extends SyncHook<infer A> ? (A extends unknown[] ? A : never) : never;
 type AsyncTapArgs<H> = H extends AsyncSeriesHook<infer A> ? (A extends unknown[] ? A : never) : never;
 
-/** What a plugin may do with a synchronous hook: tap it. */
+/** Tap-only view of a synchronous hook. */
 export interface SyncTap<A extends unknown[]> {
   tap(fn: (...args: A) => void): void;
 }
 
-/** What a plugin may do with an asynchronous hook: tap it with a function or a promise. */
+/** Tap-only view of an asynchronous hook: a tap is a function or returns a promise. */
 export interface AsyncTap<A extends unknown[]> extends SyncTap<A> {
   tapPromise(fn: (...args: A) => Promise<void>): void;
 }
 
-/** The hooks as a plugin sees them: tap-only, already bound to the plugin's name. */
+/** Tap-only facades of every hook, bound to one plugin's name. */
 export type PluginHooks = {
   [K in HookName]: K extends SyncHookName ? SyncTap<TapArgs<Hooks[K]>> : AsyncTap<AsyncTapArgs<Hooks[K]>>;
 };

@@ -16,7 +16,7 @@ export interface Plugin {
   readonly name: string;
   /** semver range of core versions the plugin supports, such as "^0.1.0". */
   readonly core: string;
-  /** What the plugin owns. The runtime rejects two plugins that claim the same namespace or field. */
+  /** Namespaces and spec fields the plugin owns. The runtime rejects two plugins that claim the same one. */
   readonly owns?: {
     namespaces?: readonly NamespaceType[];
     /** Spec fields as JSON paths, such as "hostname" or "linux.resources.memory". */
@@ -25,7 +25,7 @@ export interface Plugin {
   apply(api: PluginApi): void;
 }
 
-/** What `apply` receives. */
+/** Argument of `apply`. */
 export interface PluginApi {
   readonly hooks: PluginHooks;
 }
@@ -43,7 +43,7 @@ export class Claims {
     for (const claim of claims) this.owners.set(claim, plugin.name);
   }
 
-  /** The plugin that owns a namespace type, if any. */
+  /** Returns the plugin that owns a namespace type, if any. */
   namespaceOwner(type: NamespaceType): string | undefined {
     return this.owners.get(`the ${type} namespace`);
   }
@@ -60,8 +60,8 @@ export function checkPlugin(plugin: Plugin): void {
 
 /**
  * Tells whether a plugin's core range admits this core. A plain caret range of a released
- * version ("^0.1.0"), which nearly every plugin declares, is decided here; any other range goes
- * to semver, loaded only then because building its regular expressions costs several
+ * version ("^0.1.0"), which nearly every plugin declares, is decided here. Any other range goes
+ * to semver, which is loaded only then, because building its regular expressions costs several
  * milliseconds of every start.
  */
 function supportsCore(range: string): boolean {

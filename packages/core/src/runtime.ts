@@ -276,7 +276,7 @@ async function abort(hooks: Hooks, container: Container, error: unknown): Promis
 }
 
 /**
- * A fresh container id: time, pid and a random part. An id that is taken anyway fails on the
+ * Generates a container id from the time, the pid and a random part. An id that is taken anyway fails on the
  * state directory's exclusive mkdir. node:crypto is avoided because loading it costs several
  * milliseconds of every start.
  */

@@ -13,7 +13,7 @@ export { HOST_DIRECTORIES } from './builtin-root.js';
 export { DEFAULT_DEVICES } from './devices.js';
 
 /**
- * The mount namespace and the root filesystem: private propagation, the root bound onto itself,
+ * Creates the mount plugin, which owns the mount namespace and the root filesystem: private propagation, the root bound onto itself,
  * the spec's mounts in order (a tmpfs /dev gets the default devices), pivot_root, and a
  * read-only root on request. Without `root` in the spec, the container gets the built-in root.
  */

@@ -22,7 +22,7 @@ let ffi: Ffi | undefined;
 
 /**
  * Loads ffi-rs on first use. On glibc x86-64 and arm64 its native binding is loaded directly:
- * ffi-rs's entry point tells glibc from musl with process.report.getReport(), which costs about
+ * ffi-rs's entry point detects musl with process.report.getReport(), which costs about
  * 8 ms of every start. The binding exports the same open, load and createExternalBuffer.
  */
 function binding(): Ffi {

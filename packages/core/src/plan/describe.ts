@@ -6,7 +6,7 @@ function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
 }
 
-/** A one-line description of a step, as `bulkhead plan` prints it and step errors name it. */
+/** Describes a step in one line, as `bulkhead plan` prints it and step errors name it. */
 export function describeStep(step: Step): string {
   switch (step.op) {
     case 'open-root':
@@ -53,7 +53,7 @@ export function describeStep(step: Step): string {
   }
 }
 
-/** A hint for errno and step pairs whose cause is well known. */
+/** Returns a hint for errno and step pairs whose cause is well known. */
 export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'ENOENT') {
     return step.file.includes('/') ? 'no such file in the container' : "executable not found in the container's PATH";

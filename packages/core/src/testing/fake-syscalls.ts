@@ -16,7 +16,7 @@ export class RecordingSyscalls implements Syscalls {
   private readonly failures = new Map<keyof Syscalls, number>();
   private subreaper = false;
   private nextFd = 100;
-  /** What waitid returns. */
+  /** Exit status that waitid returns. */
   exitStatus: ExitStatus = { exited: true, code: 0 };
 
   /** Makes the next call of `name` fail with this errno. */
