@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot } from './helpers.js';
 
@@ -123,3 +124,42 @@ rootTest('init reaps orphans and forwards SIGINT', async (t) => {
   t.is(code, 3);
   t.true(stdout.startsWith('ready\n'));
 });
+
+rootTest('container dies when bulkhead is killed', async (t) => {
+  const { busybox } = await fixtures();
+  const { spawn } = await import('node:child_process');
+  const { BULKHEAD } = await import('./helpers.js');
+  const child = spawn(process.execPath, [BULKHEAD, 'run', '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const container = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
+  t.truthy(container, 'the container process is a child of bulkhead');
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('close', resolve));
+  t.true(await gone(container!), 'container process exited');
+});
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return new RegExp(`^PPid:\\s+${pid}$`, 'm').test(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+      if (state === 'Z') return true;
+    } catch {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}

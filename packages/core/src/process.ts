@@ -2,13 +2,15 @@ import type { Plan } from './plan/plan.js';
 import type { ContainerSpec } from './spec.js';
 
 const CORE = 'core';
+const PR_SET_PDEATHSIG = 1;
+const SIGKILL = 9;
 
 /**
  * Appends the steps that turn the child into the spec's process: its user and groups, its umask,
  * its working directory, and finally execve. The executor searches a bare command name in the
  * PATH of `process.env`, as runc does.
  */
-export function addProcessSteps(plan: Plan, spec: ContainerSpec): void {
+export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: { dieWithParent: boolean }): void {
   const process = spec.process;
   if (process === undefined) return;
   const user = process.user;
@@ -21,5 +23,9 @@ export function addProcessSteps(plan: Plan, spec: ContainerSpec): void {
 
   // chdir after the identity change, so that the user's own permissions decide whether it may enter cwd.
   plan.add(CORE, 'identity', { op: 'chdir', path: process.cwd });
+
+  // After setresuid, which clears the parent-death signal, and before the optional init forks,
+  // so that it is the init, PID 1, that dies and takes the namespace's processes with it.
+  if (options.dieWithParent) plan.add(CORE, 'identity', { op: 'prctl', option: PR_SET_PDEATHSIG, args: [SIGKILL, 0, 0, 0] });
   plan.add(CORE, 'exec', { op: 'exec', file: process.args[0]!, argv: process.args, envp: process.env ?? [] });
 }

@@ -32,6 +32,12 @@ export interface CreateOptions {
   bundle?: string;
   /** fds 0-2 of the container process, as child_process.spawn takes them. Default 'inherit'. */
   stdio?: StdioOptions;
+  /**
+   * Kill the container process with SIGKILL when the Node process that created it dies, so a
+   * crash leaves no container behind. Default: true for `run`, false for `create`, whose
+   * container may outlive its creator.
+   */
+  dieWithParent?: boolean;
 }
 
 /**
@@ -74,7 +80,7 @@ export class Runtime {
   /** Builds the plan of a container without touching the host: validate and plan only. */
   describe(spec: ContainerSpec, options: CreateOptions = {}): Plan {
     this.validate(spec);
-    return this.buildPlan(this.newContainer(spec, options));
+    return this.buildPlan(this.newContainer(spec, options), options);
   }
 
   /**
@@ -94,7 +100,7 @@ export class Runtime {
       await this.hooks.prepare.promise(container);
 
       // The child program, then the child itself.
-      const plan = this.buildPlan(container);
+      const plan = this.buildPlan(container, options);
       const steps = plan.steps();
       link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
       await this.receivePid(container, link, steps);
@@ -119,7 +125,7 @@ export class Runtime {
 
   /** Creates, starts and waits for a container, then deletes it. Returns how its process ended. */
   async run(spec: ContainerSpec, options: CreateOptions & { onStart?: (handle: ContainerHandle) => void } = {}): Promise<ExitStatus> {
-    const handle = await this.create(spec, options);
+    const handle = await this.create(spec, { dieWithParent: true, ...options });
     try {
       await handle.start();
       options.onStart?.(handle);
@@ -136,10 +142,10 @@ export class Runtime {
     return new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
   }
 
-  private buildPlan(container: Container): Plan {
+  private buildPlan(container: Container, options: CreateOptions): Plan {
     const plan = new Plan();
     this.hooks.plan.call(plan, container);
-    addProcessSteps(plan, container.spec);
+    addProcessSteps(plan, container.spec, { dieWithParent: options.dieWithParent ?? false });
     return plan;
   }
 

@@ -8,7 +8,7 @@ import { specFromFlags } from './run.js';
 export async function planCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   const flags = parseContainerFlags(argv);
   const runtime = createRuntime({ ...globals.runtime, init: flags.init });
-  const plan = runtime.describe(specFromFlags(flags), flags.id === undefined ? {} : { id: flags.id });
+  const plan = runtime.describe(specFromFlags(flags), { dieWithParent: true, ...(flags.id === undefined ? {} : { id: flags.id }) });
   if (flags.json) {
     process.stdout.write(JSON.stringify({ namespaces: plan.namespaces, steps: plan.steps() }, null, 2) + '\n');
   } else {

@@ -2,6 +2,9 @@ import type { PathArg, PlannedStep, Step } from './steps.js';
 
 const quote = (value: string) => JSON.stringify(value);
 
+/** prctl(2) options that plugins use, by their kernel names. */
+const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 38: 'PR_SET_NO_NEW_PRIVS' };
+
 function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
 }
@@ -47,7 +50,7 @@ export function describeStep(step: Step): string {
     case 'setrlimit':
       return `setrlimit resource ${step.resource} soft ${step.soft} hard ${step.hard}`;
     case 'prctl':
-      return `prctl ${step.option} ${step.args.join(' ')}`;
+      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
     case 'umask':
       return `umask ${step.mask.toString(8)}`;
   }
