@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Logger } from '@bulkhead/core';
 import { usageError } from './usage.js';
 
@@ -15,9 +15,18 @@ export interface LogFlags {
 export async function createLogger(flags: LogFlags): Promise<Logger | undefined> {
   if (!flags.debug && flags.log === undefined) return undefined;
   const { pino } = await import('pino');
-  const sink = flags.log === undefined ? process.stderr : createWriteStream(flags.log, { flags: 'a' });
+  const sink = flags.log === undefined ? process.stderr : openLogFile(flags.log);
   const destination = flags.format === 'json' ? sink : { write: (line: string) => sink.write(formatText(line)) };
   return pino({ level: flags.debug ? 'debug' : 'warn', base: null }, destination) as unknown as Logger;
+}
+
+/** Opens the log file now, so that a bad path is a one-line error before anything runs. */
+function openLogFile(path: string): NodeJS.WritableStream {
+  try {
+    return createWriteStream(path, { fd: openSync(path, 'a', 0o640) });
+  } catch (error) {
+    throw usageError(`open log file ${path} given by --log: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };

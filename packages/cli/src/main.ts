@@ -50,7 +50,7 @@ async function parseGlobals(argv: readonly string[]): Promise<{ globals: GlobalF
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw usageError(`flag --${name} needs a value`);
+    if (value === undefined || value === '') throw usageError(`flag --${name} needs a value`);
     if (name === 'root') runtime.stateRoot = value;
     else if (name === 'log') log.log = value;
     else if (name === 'log-format') log.format = parseLogFormat(value);
@@ -76,6 +76,6 @@ function report(error: unknown, debug: boolean): number {
 function execExitCode(error: unknown): number | undefined {
   if (!(error instanceof StepError) || error.op !== 'exec') return undefined;
   if (error.errnoName === 'ENOENT') return 127;
-  if (error.errnoName === 'EACCES') return 126;
+  if (error.errnoName === 'EACCES' || error.errnoName === 'ENOEXEC') return 126;
   return undefined;
 }

@@ -12,7 +12,7 @@ Commands:
 
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
-  --read-only       mount the root filesystem read-only
+  --read-only       mount the root filesystem read-only (the built-in root always is)
   --hostname NAME   hostname in the container (default: bulkhead)
   --env KEY=VALUE   set an environment variable; repeatable
   --cwd DIR         working directory in the container (default: /)

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, temporaryDir } from './helpers.js';
@@ -71,4 +71,26 @@ test('missing command is a usage error', async (t) => {
   const result = await bulkhead(['run', '--hostname', 'x']);
   t.is(result.code, 2);
   t.regex(result.stderr, /missing the command to run/);
+});
+
+test('log file that cannot be opened is a one-line usage error', async (t) => {
+  const result = await bulkhead(['--log', '/nonexistent/dir/log', 'plan', 'true']);
+  t.is(result.code, 2);
+  t.is(result.stderr, 'bulkhead: open log file /nonexistent/dir/log given by --log: ENOENT\n');
+});
+
+test('empty state root is a usage error', async (t) => {
+  const result = await bulkhead(['--root=', 'plan', 'true']);
+  t.is(result.code, 2);
+  t.is(result.stderr, 'bulkhead: flag --root needs a value\n');
+});
+
+rootTest('script without #! exits 126 naming ENOEXEC', async (t) => {
+  const { busybox } = await fixtures();
+  const rootfs = temporaryDir('bulkhead-noexec-');
+  cpSync(busybox, rootfs, { recursive: true, verbatimSymlinks: true });
+  writeFileSync(join(rootfs, 'script'), 'echo hi\n', { mode: 0o755 });
+  const result = await bulkhead(['run', '--rootfs', rootfs, '/script']);
+  t.is(result.code, 126);
+  t.regex(result.stderr, /exec "\/script" \(step \d+, plugin core\): ENOEXEC: the file is neither a binary/);
 });

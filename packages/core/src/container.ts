@@ -1,5 +1,5 @@
 import type { Logger } from './log.js';
-import type { Syscalls } from './native/syscalls.js';
+import type { ExitStatus, Syscalls } from './native/syscalls.js';
 import { OCI_VERSION, type ContainerSpec, type ContainerState, type ContainerStatus } from './spec.js';
 import { UndoStack } from './undo.js';
 
@@ -10,6 +10,8 @@ export class Container {
   pid: number | undefined;
   /** pidfd of the container process: signals and waits go through it, never through the pid. */
   pidfd: number | undefined;
+  /** The one waitid on the pidfd, once someone waits: it resolves when the process has exited and been reaped. */
+  exit: Promise<ExitStatus> | undefined;
   /** Host-side changes register their undo here the moment they are made. */
   readonly undo = new UndoStack();
   private readonly records = new Map<string, Record<string, unknown>>();

@@ -43,6 +43,15 @@ export class Claims {
     for (const claim of claims) this.owners.set(claim, plugin.name);
   }
 
+  /** Returns a plugin that claims this field or a field inside it, if any. */
+  fieldOwner(field: string): string | undefined {
+    const claim = `the spec field ${field}`;
+    for (const [owned, plugin] of this.owners) {
+      if (owned === claim || owned.startsWith(`${claim}.`)) return plugin;
+    }
+    return undefined;
+  }
+
   /** Returns the plugin that owns a namespace type, if any. */
   namespaceOwner(type: NamespaceType): string | undefined {
     return this.owners.get(`the ${type} namespace`);

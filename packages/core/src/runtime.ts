@@ -13,7 +13,8 @@ import { Plan } from './plan/plan.js';
 import type { Barrier, PlannedStep } from './plan/steps.js';
 import { checkPlugin, Claims, pluginHooks, type Plugin } from './plugin.js';
 import { addProcessSteps } from './process.js';
-import type { ContainerSpec } from './spec.js';
+import type { ContainerSpec, NamespaceType } from './spec.js';
+import { validateShape } from './spec-shape.js';
 import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, writeState } from './state.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
@@ -70,7 +71,12 @@ export class Runtime {
   /** Validates a spec with the core's checks and every plugin's; throws SpecError listing all problems. */
   validate(spec: ContainerSpec): ValidationContext {
     const validation = new ValidationContext(spec);
-    validateCoreFields(validation, (type) => this.claims.namespaceOwner(type as never));
+    // Types first: plugins' validators may then trust the shape of what they read.
+    if (!validateShape(validation)) throw new SpecError(validation.problems);
+    validateCoreFields(validation, {
+      namespace: (type) => this.claims.namespaceOwner(type as NamespaceType),
+      field: (path) => this.claims.fieldOwner(path),
+    });
     this.hooks.validate.call(validation);
     if (validation.problems.length > 0) throw new SpecError(validation.problems);
     for (const warning of validation.warnings) this.log.warn({ field: warning.path }, warning.message);
@@ -102,6 +108,7 @@ export class Runtime {
       // The child program, then the child itself.
       const plan = this.buildPlan(container, options);
       const steps = plan.steps();
+      logPlan(container, plan, steps);
       link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
       await this.receivePid(container, link, steps);
 
@@ -169,7 +176,7 @@ export class Runtime {
 
 /** A created container: start it, signal it, wait for it, delete it. */
 export class ContainerHandle {
-  private exitStatus: Promise<ExitStatus> | undefined;
+  private stopped: Promise<ExitStatus> | undefined;
 
   constructor(
     private readonly hooks: Hooks,
@@ -191,6 +198,13 @@ export class ContainerHandle {
   async start(): Promise<void> {
     const { container } = this;
     if (container.status !== 'created') throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot start container ${container.id}: it is ${container.status}, not created`);
+    if (container.spec.process === undefined) throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot start container ${container.id}: its spec has no process`);
+    // End-of-file on the sync socket also comes when the child dies, so a child that is gone
+    // already (killed while created) must not be reported as running.
+    if (container.syscalls.hasExited(container.pidfd!)) {
+      container.status = 'stopped';
+      throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot start container ${container.id}: its process exited before start`);
+    }
     await this.hooks.startContainer.promise(container);
     this.link.release('start');
     const message = await this.link.next();
@@ -208,16 +222,15 @@ export class ContainerHandle {
     this.container.syscalls.pidfdSendSignal(this.container.pidfd!, signal);
   }
 
-  /** Waits for the container process to exit; resolves with how it ended. */
+  /** Waits for the container process to exit; resolves with how it ended. Safe to call again, also after delete. */
   wait(): Promise<ExitStatus> {
-    this.exitStatus ??= this.waitOnce();
-    return this.exitStatus;
+    this.stopped ??= this.observeExit();
+    return this.stopped;
   }
 
-  private async waitOnce(): Promise<ExitStatus> {
+  private async observeExit(): Promise<ExitStatus> {
     const { container } = this;
-    const status = await container.syscalls.waitid(container.pidfd!);
-    container.status = 'stopped';
+    const status = await awaitExit(container);
     container.log.debug({ status, code: exitCodeOf(status) }, 'container process exited');
     await this.hooks.stopped.promise(container, status);
     return status;
@@ -252,19 +265,30 @@ function stepError(index: number, errno: number, steps: PlannedStep[]): Bulkhead
   return new StepError({ plugin: planned.plugin, index, op: planned.step.op, summary: describeStep(planned.step), ...(hint === undefined ? {} : { hint }) }, errno);
 }
 
+/**
+ * Waits for the container process to exit, with one waitid per container: a second waitid on
+ * the same pidfd would fail with ECHILD once the first reaped the process.
+ */
+function awaitExit(container: Container): Promise<ExitStatus> {
+  container.exit ??= container.syscalls.waitid(container.pidfd!).then((status) => {
+    container.status = 'stopped';
+    return status;
+  });
+  return container.exit;
+}
+
 async function reap(container: Container): Promise<void> {
   const pidfd = container.pidfd;
   if (pidfd === undefined) return;
-  container.pidfd = undefined;
   if (container.status !== 'stopped') {
     try {
       container.syscalls.pidfdSendSignal(pidfd, 9);
     } catch {
       // ESRCH: the process already exited; waitid below still reaps it.
     }
-    await container.syscalls.waitid(pidfd).catch(() => undefined);
-    container.status = 'stopped';
   }
+  await awaitExit(container).catch(() => undefined);
+  container.pidfd = undefined;
   container.syscalls.close(pidfd);
 }
 
@@ -289,4 +313,10 @@ async function abort(hooks: Hooks, container: Container, error: unknown): Promis
 function generateId(): string {
   const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
   return `${Date.now().toString(36)}-${process.pid.toString(36)}-${random}`;
+}
+
+/** Logs every namespace and step at debug: each is a choice the kernel will see. */
+function logPlan(container: Container, plan: Plan, steps: PlannedStep[]): void {
+  for (const ns of plan.namespaces) container.log.debug({ namespace: ns.type, join: ns.path, plugin: ns.plugin }, ns.path === undefined ? 'create namespace' : 'join namespace');
+  steps.forEach((planned, index) => container.log.debug({ step: index, phase: planned.phase, plugin: planned.plugin }, describeStep(planned.step)));
 }

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { SpecProblem } from './errors.js';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import type { ContainerSpec } from './spec.js';
@@ -20,26 +21,71 @@ export class ValidationContext {
   }
 }
 
-/** Fields the core itself owns: the process, the root path's type and the namespace list. */
-export function validateCoreFields(validation: ValidationContext, namespaceOwner: (type: string) => string | undefined): void {
-  const { spec } = validation;
-  if (typeof spec.ociVersion !== 'string') validation.problem('ociVersion', 'must be a string');
-  if (spec.root !== undefined && (typeof spec.root.path !== 'string' || spec.root.path === '')) validation.problem('root.path', 'must be a non-empty string');
+/**
+ * Spec fields that change what the container is. Each one that a spec sets must be handled by
+ * the core or claimed by a plugin: a runtime without the plugin for a field rejects it instead
+ * of running the container without it.
+ */
+const ENFORCED_FIELDS = [
+  'root',
+  'mounts',
+  'hostname',
+  'domainname',
+  'hooks',
+  'process.terminal',
+  'process.rlimits',
+  'process.noNewPrivileges',
+  'process.oomScoreAdj',
+  'process.capabilities',
+  'process.apparmorProfile',
+  'process.selinuxLabel',
+  'linux.uidMappings',
+  'linux.gidMappings',
+  'linux.resources',
+  'linux.cgroupsPath',
+  'linux.sysctl',
+  'linux.seccomp',
+  'linux.devices',
+  'linux.maskedPaths',
+  'linux.readonlyPaths',
+  'linux.rootfsPropagation',
+  'linux.mountLabel',
+  'linux.intelRdt',
+  'linux.personality',
+  'linux.timeOffsets',
+] as const;
+
+/** Checks the fields the core itself owns (the process and the namespace list) and rejects fields no plugin handles. */
+export function validateCoreFields(validation: ValidationContext, owners: { namespace(type: string): string | undefined; field(path: string): string | undefined }): void {
+  if (validation.spec.root !== undefined && validation.spec.root.path === '') validation.problem('root.path', 'must not be empty');
   validateProcess(validation);
-  validateNamespaces(validation, namespaceOwner);
+  validateNamespaces(validation, owners.namespace);
+  for (const field of ENFORCED_FIELDS) {
+    if (isSet(lookup(validation.spec, field)) && owners.field(field) === undefined) {
+      validation.problem(field, 'is not supported by this runtime: no plugin handles it');
+    }
+  }
+}
+
+/** True for a value that asks for something: not absent, false, or an empty array or object. */
+function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+function lookup(spec: object, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), spec);
 }
 
 function validateProcess(validation: ValidationContext): void {
   const process = validation.spec.process;
   if (process === undefined) return;
-  if (!Array.isArray(process.args) || process.args.length === 0) {
-    validation.problem('process.args', 'must be a non-empty array of strings');
-  } else {
-    process.args.forEach((arg, i) => checkString(validation, `process.args[${i}]`, arg));
-  }
-  if (typeof process.cwd !== 'string' || !process.cwd.startsWith('/')) validation.problem('process.cwd', 'must be an absolute path');
+  if (process.args.length === 0) validation.problem('process.args', 'must not be empty');
+  if (!process.cwd.startsWith('/')) validation.problem('process.cwd', 'must be an absolute path');
   (process.env ?? []).forEach((entry, i) => {
-    if (checkString(validation, `process.env[${i}]`, entry) && !/^[^=]+=/.test(entry)) validation.problem(`process.env[${i}]`, 'must have the form KEY=VALUE');
+    if (!/^[^=]+=/.test(entry)) validation.problem(`process.env[${i}]`, 'must have the form KEY=VALUE');
   });
   validateUser(validation);
 }
@@ -64,21 +110,22 @@ function validateNamespaces(validation: ValidationContext, namespaceOwner: (type
     }
     if (seen.has(ns.type)) validation.problem(`${path}.type`, `duplicate ${ns.type} namespace`);
     seen.add(ns.type);
-    if (ns.path !== undefined && (typeof ns.path !== 'string' || !ns.path.startsWith('/'))) validation.problem(`${path}.path`, 'must be an absolute path');
+    if (ns.path !== undefined) validateNamespacePath(validation, `${path}.path`, ns.path);
     if (namespaceOwner(ns.type) === undefined) validation.problem(`${path}.type`, `no plugin of this runtime handles the ${ns.type} namespace`);
   });
 }
 
-function checkString(validation: ValidationContext, path: string, value: unknown): boolean {
-  if (typeof value !== 'string') {
-    validation.problem(path, 'must be a string');
-    return false;
+/** A namespace to join must exist when the container is created, so its absence is reported here with the path. */
+function validateNamespacePath(validation: ValidationContext, field: string, path: string): void {
+  if (!path.startsWith('/')) {
+    validation.problem(field, 'must be an absolute path');
+    return;
   }
-  if (value.includes('\0')) {
-    validation.problem(path, 'must not contain a NUL byte');
-    return false;
+  try {
+    statSync(path);
+  } catch (error) {
+    validation.problem(field, `${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return true;
 }
 
 function checkId(validation: ValidationContext, path: string, value: unknown): void {

@@ -19,7 +19,8 @@ const namespaces: Plugin = {
   },
 };
 
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
+// Serial: the file descriptor count of this process is one of the things checked.
+const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
 
 function setup(t: { teardown(fn: () => void): void }) {
   const stateRoot = mkdtempSync(join(tmpdir(), 'bulkhead-core-state-'));
@@ -130,4 +131,33 @@ rootTest('piped stdio reaches the caller', async (t) => {
   await ended;
   await handle.delete();
   t.is(output, '1\n');
+});
+
+rootTest('delete while wait is pending resolves wait with the kill', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['sleep', '30']), { stdio: 'ignore' });
+  await handle.start();
+  const waiting = handle.wait();
+  await handle.delete();
+  t.deepEqual(await waiting, { exited: false, signal: 9, coreDumped: false });
+  t.deepEqual(await handle.wait(), { exited: false, signal: 9, coreDumped: false }, 'wait after delete');
+});
+
+rootTest('start after the created process was killed is rejected', async (t) => {
+  const { runtime } = setup(t);
+  const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
+  handle.kill(9);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await t.throwsAsync(handle.start(), { message: /its process exited before start/ });
+  await handle.delete();
+});
+
+rootTest('spec without process is created but cannot start', async (t) => {
+  const { runtime, stateRoot } = setup(t);
+  const { process: _process, ...noProcess } = spec(['true']);
+  const handle = await runtime.create(noProcess, { stdio: 'ignore' });
+  t.is(handle.container.status, 'created');
+  await t.throwsAsync(handle.start(), { message: /its spec has no process/ });
+  await handle.delete();
+  t.deepEqual(readdirSync(stateRoot), []);
 });

@@ -84,3 +84,15 @@ test('unknown tolerated errno names are rejected', (t) => {
   plan.add('p', 'host', { op: 'sethostname', name: 'a' }, ['ENOTANERRNO']);
   t.throws(() => encodePlan(plan), { message: /unknown errno name ENOTANERRNO/ });
 });
+
+test('plan with hundreds of thousands of steps lists them', (t) => {
+  const plan = new Plan();
+  for (let i = 0; i < 300_000; i++) plan.add('p', 'filesystem', { op: 'chdir', path: '/' });
+  t.is(plan.steps().length, 300_002);
+});
+
+test('plan larger than the executor accepts is rejected', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'exec', { op: 'exec', file: 'true', argv: ['true', 'x'.repeat(65 * 1024 * 1024)], envp: [] });
+  t.throws(() => encodePlan(plan), { message: /more than the executor's limit of 67108864/ });
+});

@@ -9,12 +9,14 @@ const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshad
 
 /**
  * Plans the built-in root: a fresh tmpfs holding read-only binds of the host's system
- * directories (or the same symlinks where the host has merged /usr), and a writable /tmp. The
+ * directories (or the same symlinks where the host has merged /usr), and a writable /tmp of
+ * 64 MiB. The tmpfs itself becomes read-only after pivot_root. The
  * tmpfs is mounted over the container's state directory inside the container's own mount
  * namespace, so the host sees no mount at all.
  */
 export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string): void {
-  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: stateDir }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755', create: 'none' });
+  // Small: after setup it holds only mount points and links, and it is made read-only after pivot_root.
+  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: stateDir }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755,size=1m', create: 'none' });
   plan.add(plugin, 'filesystem', { op: 'open-root', path: stateDir, slot: 'rootfs' });
 
   for (const directory of HOST_DIRECTORIES) planHostDirectory(plan, plugin, directory);
@@ -26,7 +28,15 @@ export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string): v
   for (const directory of ['/tmp', '/root', '/proc', '/dev', '/sys']) {
     plan.add(plugin, 'filesystem', { op: 'mkdir', target: { path: directory, root: 'rootfs' }, mode: directory === '/tmp' ? 0o1777 : 0o755 });
   }
-  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: '/tmp', root: 'rootfs' }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=1777', create: 'directory' });
+  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: '/tmp', root: 'rootfs' }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: `mode=1777,size=${BUILTIN_TMP_SIZE}`, create: 'directory' });
+}
+
+/** Size of the built-in root's writable /tmp: the size runc's default spec gives /dev/shm. */
+export const BUILTIN_TMP_SIZE = '65536k';
+
+/** Makes the built-in root read-only once pivot_root made it "/": only /tmp stays writable. */
+export function planBuiltinRootReadonly(plan: Plan, plugin: string): void {
+  plan.add(plugin, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV'], data: null, create: 'none' });
 }
 
 function planHostDirectory(plan: Plan, plugin: string, directory: string): void {

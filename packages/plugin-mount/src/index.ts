@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
-import { planBuiltinRoot } from './builtin-root.js';
+import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
 import { planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
@@ -9,7 +9,7 @@ import { parseMountOptions } from './options.js';
 export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 
 export { parseMountOptions, type ParsedOptions } from './options.js';
-export { HOST_DIRECTORIES } from './builtin-root.js';
+export { HOST_DIRECTORIES, BUILTIN_TMP_SIZE } from './builtin-root.js';
 export { DEFAULT_DEVICES } from './devices.js';
 
 /**
@@ -129,6 +129,7 @@ function planRootAfterPivot(plan: Plan, spec: ContainerSpec): void {
     const flags = parseMountOptions([propagation]).propagation;
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
   }
+  if (spec.root === undefined) planBuiltinRootReadonly(plan, PLUGIN_NAME);
   if (spec.root?.readonly === true) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
   }

@@ -17,7 +17,7 @@ test('no init step by default', (t) => {
 });
 
 test('no init step when the pid namespace is joined', (t) => {
-  const joined: ContainerSpec = { ...spec, linux: { namespaces: [{ type: 'pid', path: '/proc/1/ns/pid' }] } };
+  const joined: ContainerSpec = { ...spec, linux: { namespaces: [{ type: 'pid', path: '/proc/self/ns/pid' }] } };
   const steps = new Runtime().use(pidPlugin({ init: true })).describe(joined).steps();
   t.false(steps.some((s) => s.step.op === 'init'));
 });

@@ -11,6 +11,8 @@ const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
 const P_PIDFD = 3;
 const WEXITED = 4;
+const WNOHANG = 1;
+const WNOWAIT = 0x1000000;
 /** sizeof(siginfo_t) on Linux. */
 const SIGINFO_SIZE = 128;
 const CLD_EXITED = 1;
@@ -135,6 +137,17 @@ export const libc: Syscalls = {
         if (result.value === 0) return decodeSiginfo(Buffer.from(binding().createExternalBuffer(info, SIGINFO_SIZE)));
         if (result.errno !== EINTR) throw new SyscallError('waitid', result.errno);
       }
+    } finally {
+      release(info);
+    }
+  },
+
+  hasExited(pidfd) {
+    const info = allocate(SIGINFO_SIZE);
+    try {
+      call('waitid', [int(P_PIDFD), int(pidfd), pointer(info), int(WEXITED | WNOHANG | WNOWAIT)]);
+      // With WNOHANG, waitid leaves si_pid zero while the process still runs.
+      return binding().createExternalBuffer(info, SIGINFO_SIZE).readInt32LE(16) !== 0;
     } finally {
       release(info);
     }

@@ -20,6 +20,8 @@ export interface Syscalls {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** waitid(P_PIDFD, pidfd, WEXITED), run on a worker thread so the event loop keeps going. */
   waitid(pidfd: number): Promise<ExitStatus>;
+  /** waitid(P_PIDFD, pidfd, WEXITED | WNOHANG | WNOWAIT): true when the process has exited, which it leaves unreaped. */
+  hasExited(pidfd: number): boolean;
   /** prctl(PR_SET_CHILD_SUBREAPER). */
   setChildSubreaper(enabled: boolean): void;
   /** prctl(PR_GET_CHILD_SUBREAPER). */

@@ -62,6 +62,8 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
     return step.file.includes('/') ? 'no such file in the container' : "executable not found in the container's PATH";
   }
   if (step.op === 'exec' && errnoName === 'EACCES') return 'the file is not executable, or a directory on its path is not searchable';
+  if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
+  if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

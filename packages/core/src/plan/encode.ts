@@ -31,6 +31,8 @@ const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
 /** The executor keeps this many file descriptor slots. */
 const MAX_SLOTS = 16;
+/** The largest plan the executor accepts (PLAN_MAX_LENGTH in executor/plan.h). */
+const MAX_PLAN_BYTES = 64 * 1024 * 1024;
 
 type Arg = { kind: 'i'; value: number | bigint } | { kind: 's'; value: string | null } | { kind: 'b'; value: Buffer } | { kind: 'v'; value: string[] };
 
@@ -54,6 +56,9 @@ export function encodePlan(plan: Plan): Buffer {
   for (const planned of steps) encodeStep(writer, planned, slots);
 
   const body = writer.finish();
+  if (body.length > MAX_PLAN_BYTES) {
+    throw new BulkheadError(ErrorCode.SPEC_INVALID, `the container's plan is ${body.length} bytes, more than the executor's limit of ${MAX_PLAN_BYTES}: the spec has too many or too large mounts, arguments or environment entries`);
+  }
   const prefix = Buffer.alloc(4);
   prefix.writeUInt32LE(body.length);
   return Buffer.concat([prefix, body]);

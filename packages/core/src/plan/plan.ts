@@ -37,7 +37,8 @@ export class Plan {
     const ordered: PlannedStep[] = [barrier('attach')];
     for (const phase of PHASES) {
       if (phase === 'exec') ordered.push(barrier('start'));
-      ordered.push(...this.phases.get(phase)!);
+      // A loop, not push(...steps): spreading hundreds of thousands of steps overflows the stack.
+      for (const step of this.phases.get(phase)!) ordered.push(step);
     }
     return ordered;
   }

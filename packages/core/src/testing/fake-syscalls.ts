@@ -42,6 +42,11 @@ export class RecordingSyscalls implements Syscalls {
     return this.exitStatus;
   }
 
+  hasExited(pidfd: number): boolean {
+    this.record('hasExited', [pidfd]);
+    return false;
+  }
+
   setChildSubreaper(enabled: boolean): void {
     this.record('setChildSubreaper', [enabled]);
     this.subreaper = enabled;
