@@ -36,6 +36,9 @@ enum plan_op {
 	OP_SETRLIMIT = 17,
 	OP_PRCTL = 18,
 	OP_UMASK = 19,
+	OP_OPEN_PATH = 20,
+	OP_WAIT_FIFO = 21,
+	OP_UNSHARE = 22,
 	OP_COUNT
 };
 

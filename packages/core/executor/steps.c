@@ -39,6 +39,9 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_SETRLIMIT] = { "iii", op_setrlimit },
 	[OP_PRCTL] = { "iiiii", op_prctl },
 	[OP_UMASK] = { "i", op_umask },
+	[OP_OPEN_PATH] = { "sf", op_open_path },
+	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
+	[OP_UNSHARE] = { "i", op_unshare },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

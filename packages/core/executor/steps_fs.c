@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -28,6 +29,45 @@ int op_open_root(struct child_context *context, const struct plan_arg *args)
 		close(*slot);
 	*slot = fd;
 	return 0;
+}
+
+/* Replaces the slot's fd, if any, with an O_PATH fd of whatever is at path. */
+int op_open_path(struct child_context *context, const struct plan_arg *args)
+{
+	int fd = open(args[0].string, O_PATH | O_CLOEXEC);
+	int *slot = &context->slots[args[1].integer];
+
+	if (fd < 0)
+		return errno;
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+	return 0;
+}
+
+/*
+ * Opens the FIFO held in the slot for writing, which blocks until another process opens it
+ * for reading, then writes one byte so that reader knows the wait is over. The slot holds an
+ * O_PATH fd opened before pivot_root, because the FIFO's path is outside the new root; it is
+ * reopened through /proc/self/fd, so the container's /proc must be mounted by then.
+ */
+int op_wait_fifo(struct child_context *context, const struct plan_arg *args)
+{
+	char path[64];
+	int slot = context->slots[args[0].integer];
+	int fd, err;
+
+	if (slot < 0)
+		return EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", slot);
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno;
+	err = errno_of(write_full(fd, "0", 1));
+	close(fd);
+	return err;
 }
 
 int op_mount(struct child_context *context, const struct plan_arg *args)

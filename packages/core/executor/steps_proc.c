@@ -1,6 +1,8 @@
-/* Process attribute steps: UTS names, working directory, credentials, limits, prctl, umask. */
+/* Process attribute steps: UTS names, working directory, credentials, limits, prctl, umask, unshare. */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +130,17 @@ int op_umask(struct child_context *context, const struct plan_arg *args)
 		return EINVAL;
 	umask((mode_t)args[0].integer);
 	return 0;
+}
+
+/*
+ * unshare(2) after clone, for namespaces that must be created only once the parent has
+ * placed the process: a cgroup namespace is rooted at the cgroup the process is in when it
+ * unshares, so it follows the attach barrier at which the parent moves it into its cgroup.
+ */
+int op_unshare(struct child_context *context, const struct plan_arg *args)
+{
+	(void)context;
+	if (args[0].integer <= 0 || args[0].integer > INT_MAX)
+		return EINVAL;
+	return unshare((int)args[0].integer) < 0 ? errno : 0;
 }

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,4 +161,48 @@ rootTest('spec without process is created but cannot start', async (t) => {
   await t.throwsAsync(handle.start(), { message: /its spec has no process/ });
   await handle.delete();
   t.deepEqual(readdirSync(stateRoot), []);
+});
+
+rootTest('unshare step creates a namespace after the attach barrier', async (t) => {
+  const { stateRoot } = setup(t);
+  const unshare: Plugin = {
+    name: 'test-unshare',
+    core: '^0.1.0',
+    owns: { namespaces: ['cgroup'] },
+    apply({ hooks }) {
+      hooks.plan.tap((plan) => plan.add('test-unshare', 'host', { op: 'unshare', namespaces: ['cgroup'] }));
+    },
+  };
+  const runtime = new Runtime({ stateRoot }).use(namespaces).use(unshare);
+  const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
+  t.not(readlinkSync(`/proc/${handle.pid}/ns/cgroup`), readlinkSync('/proc/self/ns/cgroup'));
+  await handle.delete();
+});
+
+rootTest('wait-fifo step blocks exec until the FIFO is opened for reading', async (t) => {
+  const { stateRoot } = setup(t);
+  const fifo = join(stateRoot, 'exec.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const gate: Plugin = {
+    name: 'test-fifo',
+    core: '^0.1.0',
+    apply({ hooks }) {
+      hooks.plan.tap((plan) => {
+        plan.add('test-fifo', 'filesystem', { op: 'open-path', path: fifo, slot: 'fifo' });
+        plan.add('test-fifo', 'seccomp', { op: 'wait-fifo', slot: 'fifo' });
+      });
+    },
+  };
+  const runtime = new Runtime({ stateRoot }).use(namespaces).use(gate);
+  // The wait runs before the start barrier, so create returns only once a reader opened the
+  // FIFO, as `start` does from another process.
+  const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let read = '';
+  reader.stdout.on('data', (chunk) => (read += chunk));
+  const handle = await runtime.create(spec(['sh', '-c', 'exit 5']), { stdio: 'ignore' });
+  await new Promise((resolve) => reader.on('close', resolve));
+  await handle.start();
+  t.deepEqual(await handle.wait(), { exited: true, code: 5 });
+  t.is(read, '0');
+  await handle.delete();
 });

@@ -70,7 +70,7 @@ test('step encoding carries op, tolerated errnos and typed args', (t) => {
 test('root slot used before open-root is a plugin bug', (t) => {
   const plan = new Plan();
   plan.add('p', 'filesystem', { op: 'mkdir', target: { path: '/x', root: 'nowhere' }, mode: 0o755 });
-  t.throws(() => encodePlan(plan), { message: /before an open-root step/ });
+  t.throws(() => encodePlan(plan), { message: /before an open-root or open-path step/ });
 });
 
 test('strings with NUL bytes are rejected', (t) => {

@@ -53,6 +53,12 @@ export function describeStep(step: Step): string {
       return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
     case 'umask':
       return `umask ${step.mask.toString(8)}`;
+    case 'open-path':
+      return `open ${quote(step.path)} as ${step.slot}`;
+    case 'wait-fifo':
+      return `wait until start opens the FIFO ${step.slot}`;
+    case 'unshare':
+      return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
   }
 }
 

@@ -25,6 +25,9 @@ const OPS: Record<Step['op'], number> = {
   setrlimit: 17,
   prctl: 18,
   umask: 19,
+  'open-path': 20,
+  'wait-fifo': 21,
+  unshare: 22,
 };
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
@@ -119,6 +122,12 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(step.option), ...step.args.map(int)];
     case 'umask':
       return [int(step.mask)];
+    case 'open-path':
+      return [str(step.path), int(slots.define(step.slot))];
+    case 'wait-fifo':
+      return [int(slots.lookup(step.slot))];
+    case 'unshare':
+      return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
   }
 }
 
@@ -142,7 +151,7 @@ function errnoNumber(name: string): number {
   return value;
 }
 
-/** Names of directory slots, numbered in the order that open-root steps define them. */
+/** Names of file descriptor slots, numbered in the order that open-root and open-path steps define them. */
 class SlotTable {
   private readonly names: string[] = [];
 
@@ -154,7 +163,7 @@ class SlotTable {
 
   lookup(name: string): number {
     const index = this.names.indexOf(name);
-    if (index < 0) throw new BulkheadError(ErrorCode.PLUGIN_INVALID, `step uses root "${name}" before an open-root step defines it`, { expected: false });
+    if (index < 0) throw new BulkheadError(ErrorCode.PLUGIN_INVALID, `step uses slot "${name}" before an open-root or open-path step defines it`, { expected: false });
     return index;
   }
 }

@@ -92,7 +92,10 @@ export type Step =
   | { op: 'setresuid'; uid: number }
   | { op: 'setrlimit'; resource: number; soft: number; hard: number }
   | { op: 'prctl'; option: number; args: [number, number, number, number] }
-  | { op: 'umask'; mask: number };
+  | { op: 'umask'; mask: number }
+  | { op: 'open-path'; path: string; slot: string }
+  | { op: 'wait-fifo'; slot: string }
+  | { op: 'unshare'; namespaces: NamespaceType[] };
 
 export type StepOp = Step['op'];
 
