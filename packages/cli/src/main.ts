@@ -1,6 +1,9 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
+import { createCommand, deleteCommand, killCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { listCommand, psCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
+import { featuresCommand, specCommand } from './commands/spec.js';
 import { splitFlag } from './flags.js';
 import { createLogger, parseLogFormat } from './logger.js';
 import { HELP, usageError } from './usage.js';
@@ -14,7 +17,19 @@ export interface GlobalFlags {
 
 type Command = (argv: readonly string[], globals: GlobalFlags) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = { run: runCommand, plan: planCommand };
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  plan: planCommand,
+  create: createCommand,
+  start: startCommand,
+  state: stateCommand,
+  kill: killCommand,
+  delete: deleteCommand,
+  list: listCommand,
+  ps: psCommand,
+  spec: specCommand,
+  features: featuresCommand,
+};
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */
 export async function main(argv: readonly string[]): Promise<number> {

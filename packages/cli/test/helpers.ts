@@ -46,7 +46,11 @@ export function bulkhead(args: string[], options: SpawnOptions & { input?: strin
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   child.stdin!.end(options.input ?? '');
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return new Promise((resolve) => {
+    // A detached container keeps the command's stdout and stderr open, so 'close' would wait for
+    // the container: after 'exit', only wait briefly for output that is still in the pipes.
+    child.on('exit', (code, signal) => setTimeout(() => resolve({ code, signal, stdout, stderr }), 50));
+  });
 }
 
 /** Mount points of this process's mount namespace, in the host's view. */

@@ -10,6 +10,10 @@ export class Container {
   pid: number | undefined;
   /** pidfd of the container process: signals and waits go through it, never through the pid. */
   pidfd: number | undefined;
+  /** Start time of the container process (/proc/PID/stat field 22), recorded once it is cloned. */
+  startTime: number | undefined;
+  /** When the container was created, as an ISO 8601 time. */
+  created = new Date().toISOString();
   /** The one waitid on the pidfd, once someone waits: it resolves when the process has exited and been reaped. */
   exit: Promise<ExitStatus> | undefined;
   /** Host-side changes register their undo here the moment they are made. */
@@ -35,6 +39,11 @@ export class Container {
       this.records.set(plugin, record);
     }
     return record;
+  }
+
+  /** Restores the plugin records of a container created by another process. */
+  restoreRecords(records: Record<string, Record<string, unknown>>): void {
+    for (const [plugin, record] of Object.entries(records)) this.records.set(plugin, record);
   }
 
   /** All plugin records, for persisting. */

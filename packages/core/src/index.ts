@@ -13,7 +13,7 @@ export { UndoStack } from './undo.js';
 export { silentLogger, type Logger } from './log.js';
 export { libc } from './native/libc.js';
 export { exitCodeOf, UMOUNT_FLAGS, type ExitStatus, type Syscalls } from './native/syscalls.js';
-export { DEFAULT_STATE_ROOT, checkContainerId } from './state.js';
+export { DEFAULT_STATE_ROOT, EXEC_FIFO, checkContainerId, type StateDocument } from './state.js';
 export { EXECUTOR_PATH } from './executor.js';
 export {
   ErrorCode,
@@ -31,3 +31,5 @@ export {
   type SpecProblem,
 } from './errors.js';
 export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type Namespace, type NamespaceType, type Linux, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
+export { readConfig } from './config.js';
+export { probeKernel, type KernelFeatures } from './features.js';

@@ -10,7 +10,10 @@ const SIGKILL = 9;
  * its working directory, and finally execve. The executor searches a bare command name in the
  * PATH of `process.env`, as runc does.
  */
-export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: { dieWithParent: boolean }): void {
+export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: { dieWithParent: boolean; execFifo: string | undefined }): void {
+  // A detached container waits here, after the start barrier, until `start` opens the FIFO. It
+  // waits even without a process, so that it stays created until it is deleted.
+  if (options.execFifo !== undefined) plan.add(CORE, 'exec', { op: 'wait-fifo', slot: options.execFifo });
   const process = spec.process;
   if (process === undefined) return;
   const user = process.user;

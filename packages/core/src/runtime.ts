@@ -13,9 +13,10 @@ import { Plan } from './plan/plan.js';
 import type { Barrier, PlannedStep } from './plan/steps.js';
 import { checkPlugin, Claims, pluginHooks, type Plugin } from './plugin.js';
 import { addProcessSteps } from './process.js';
-import type { ContainerSpec, NamespaceType } from './spec.js';
+import type { ContainerSpec, ContainerState, NamespaceType } from './spec.js';
+import { containerPids, deleteStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
-import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, writeState } from './state.js';
+import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, withLock, writeState } from './state.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
 export interface RuntimeOptions {
@@ -39,6 +40,12 @@ export interface CreateOptions {
    * container may outlive its creator.
    */
   dieWithParent?: boolean;
+  /**
+   * Let the container outlive this process, as `bulkhead create` does: it waits on a FIFO in its
+   * state directory instead of the sync socket, and any process starts, signals and deletes it
+   * by id through `start`, `kill` and `delete` of a Runtime on the same state root.
+   */
+  detach?: boolean;
 }
 
 /**
@@ -69,8 +76,8 @@ export class Runtime {
   }
 
   /** Validates a spec with the core's checks and every plugin's; throws SpecError listing all problems. */
-  validate(spec: ContainerSpec): ValidationContext {
-    const validation = new ValidationContext(spec);
+  validate(spec: ContainerSpec, bundle?: string): ValidationContext {
+    const validation = new ValidationContext(spec, bundle);
     // Types first: plugins' validators may then trust the shape of what they read.
     if (!validateShape(validation)) throw new SpecError(validation.problems);
     validateCoreFields(validation, {
@@ -85,7 +92,7 @@ export class Runtime {
 
   /** Builds the plan of a container without touching the host: validate and plan only. */
   describe(spec: ContainerSpec, options: CreateOptions = {}): Plan {
-    this.validate(spec);
+    this.validate(spec, options.bundle);
     return this.buildPlan(this.newContainer(spec, options), options);
   }
 
@@ -95,15 +102,23 @@ export class Runtime {
    * is thrown.
    */
   async create(spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerHandle> {
-    this.validate(spec);
+    this.validate(spec, options.bundle);
     const container = this.newContainer(spec, options);
+    if (options.detach !== true) return this.createLocked(container, options);
+    return withLock(this.syscalls, this.stateRoot, container.id, () => this.createLocked(container, options));
+  }
+
+  private async createLocked(container: Container, options: CreateOptions): Promise<ContainerHandle> {
     let link: ExecutorLink | undefined;
     try {
       // State directory first: it is the lock on the id and holds what later steps record.
       await createStateDir(container, this.stateRoot);
+      if (options.detach === true) this.syscalls.mkfifo(join(container.stateDir, EXEC_FIFO), 0o600);
 
-      // Host-side resources, each registering its undo.
+      // Host-side resources, each registering its undo and its record; the records are written
+      // at once, so that a create killed from here on leaves what `delete` needs.
       await this.hooks.prepare.promise(container);
+      await writeState(container);
 
       // The child program, then the child itself.
       const plan = this.buildPlan(container, options);
@@ -122,6 +137,11 @@ export class Runtime {
       container.status = 'created';
       await writeState(container);
       await this.hooks.created.promise(container);
+      if (options.detach === true) {
+        // From here the exec FIFO holds the container, and the sync socket is no longer needed.
+        link.release('start');
+        link.close();
+      }
       return new ContainerHandle(this.hooks, container, link, steps);
     } catch (error) {
       link?.close();
@@ -142,6 +162,43 @@ export class Runtime {
     }
   }
 
+  // Containers created with `detach`, addressed by id from any process. Each command holds the
+  // id's lock, so concurrent commands on one container run one after another.
+
+  /** Starts a detached container that is created. */
+  async start(id: string): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, () => startStored(this.store(), id));
+  }
+
+  /** The runtime-spec State of a container, with its status as of now. */
+  state(id: string): ContainerState & { created: string } {
+    return storedState(this.store(), id);
+  }
+
+  /** Sends a signal to a container's process, or with `all` to every process in its pid namespace. */
+  async kill(id: string, signal: number, options: { all?: boolean } = {}): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, async () => killStored(this.store(), id, signal, options.all ?? false));
+  }
+
+  /** Deletes a container: a running one only with `force`, which kills it first. */
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, () => deleteStored(this.store(), id, options.force ?? false));
+  }
+
+  /** The states of every container under the state root. */
+  async list(): Promise<(ContainerState & { created: string })[]> {
+    return readStates(this.store(), await listIds(this.stateRoot));
+  }
+
+  /** Host pids of a container's processes. */
+  pids(id: string): number[] {
+    return containerPids(loadContainer(this.store(), id));
+  }
+
+  private store(): StoreContext {
+    return { stateRoot: this.stateRoot, syscalls: this.syscalls, hooks: this.hooks, log: this.log };
+  }
+
   private newContainer(spec: ContainerSpec, options: CreateOptions): Container {
     const id = options.id ?? generateId();
     checkContainerId(id);
@@ -151,8 +208,11 @@ export class Runtime {
 
   private buildPlan(container: Container, options: CreateOptions): Plan {
     const plan = new Plan();
+    // The FIFO is opened first, while its path in the state directory still resolves: after
+    // pivot_root it is outside the container's root.
+    if (options.detach === true) plan.add('core', 'filesystem', { op: 'open-path', path: join(container.stateDir, EXEC_FIFO), slot: 'exec-fifo' });
     this.hooks.plan.call(plan, container);
-    addProcessSteps(plan, container.spec, { dieWithParent: options.dieWithParent ?? false });
+    addProcessSteps(plan, container.spec, { dieWithParent: options.dieWithParent ?? false, execFifo: options.detach === true ? 'exec-fifo' : undefined });
     return plan;
   }
 
@@ -161,6 +221,7 @@ export class Runtime {
     if (message.type !== 'pid') throw unexpected(link, message, 'the child pid', steps);
     container.pid = message.pid;
     const pidfd = this.syscalls.pidfdOpen(message.pid);
+    container.startTime = processStartTime(message.pid);
     container.pidfd = pidfd;
     container.undo.defer(`kill and reap container process ${message.pid}`, () => reap(container));
     container.log.debug({ pid: message.pid }, 'cloned container process');

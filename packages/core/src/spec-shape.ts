@@ -7,7 +7,7 @@ import type { ValidationContext } from './validation.js';
  * as a C string.
  */
 type Shape =
-  | { kind: 'string' | 'boolean' | 'integer' }
+  | { kind: 'string' | 'boolean' | 'integer' | 'uint64' }
   | { kind: 'array'; items: Shape }
   | { kind: 'record'; values: Shape }
   | { kind: 'object'; fields: Record<string, Shape>; required?: readonly string[] };
@@ -15,6 +15,8 @@ type Shape =
 const string: Shape = { kind: 'string' };
 const boolean: Shape = { kind: 'boolean' };
 const integer: Shape = { kind: 'integer' };
+/** A safe integer, or 2**64: JSON.parse reads the largest uint64 (RLIM_INFINITY in config.json files) as that double. */
+const uint64: Shape = { kind: 'uint64' };
 const array = (items: Shape): Shape => ({ kind: 'array', items });
 const record = (values: Shape): Shape => ({ kind: 'record', values });
 const object = (fields: Record<string, Shape>, required: readonly string[] = []): Shape => ({ kind: 'object', fields, required });
@@ -32,7 +34,7 @@ const SPEC_SHAPE = object(
         args: array(string),
         env: array(string),
         cwd: string,
-        rlimits: array(object({ type: string, soft: integer, hard: integer }, ['type', 'soft', 'hard'])),
+        rlimits: array(object({ type: string, soft: uint64, hard: uint64 }, ['type', 'soft', 'hard'])),
         noNewPrivileges: boolean,
         oomScoreAdj: integer,
       },
@@ -75,6 +77,9 @@ function check(validation: ValidationContext, value: unknown, shape: Shape, path
       return;
     case 'integer':
       if (!Number.isSafeInteger(value)) validation.problem(at, 'must be an integer');
+      return;
+    case 'uint64':
+      if (!Number.isSafeInteger(value) && value !== 2 ** 64) validation.problem(at, 'must be an integer');
       return;
     case 'array':
       checkArray(validation, value, shape.items, at);

@@ -1,16 +1,37 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulkheadError, ErrorCode } from './errors.js';
 import type { Container } from './container.js';
+import type { Syscalls } from './native/syscalls.js';
+import type { ContainerSpec, ContainerState, ContainerStatus } from './spec.js';
 
 /** Where containers' state directories live unless the runtime is told otherwise. */
 export const DEFAULT_STATE_ROOT = '/run/bulkhead';
+
+/** The FIFO that a detached container waits on until `start` opens it, in its state directory. */
+export const EXEC_FIFO = 'exec.fifo';
 
 /**
  * Container ids: a letter or digit, then letters, digits, '_', '.', '-'. This keeps an id from
  * naming anything outside the state root ("..", "/", empty).
  */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** What state.json holds: the OCI state, and what later commands need to act on the container. */
+export interface StateDocument extends ContainerState {
+  /** When the container was created, as an ISO 8601 time. */
+  created: string;
+  /**
+   * Start time of the container process in clock ticks after boot (/proc/PID/stat field 22). It
+   * tells the container's process from a later process that reuses its pid.
+   */
+  startTime?: number;
+  /** The spec the container was created from. */
+  config: ContainerSpec;
+  /** Each plugin's record, such as the cgroup it created, for cleanup by a later command. */
+  records: Record<string, Record<string, unknown>>;
+}
 
 export function checkContainerId(id: string): void {
   if (!ID_PATTERN.test(id)) {
@@ -34,9 +55,91 @@ export async function createStateDir(container: Container, stateRoot: string): P
 
 /** Writes state.json atomically: a reader sees the old document or the new one, never a mix. */
 export async function writeState(container: Container): Promise<void> {
-  const document = { ...container.state(), records: container.allRecords() };
+  const document: StateDocument = { ...container.state(), created: container.created, config: container.spec, records: container.allRecords() };
+  if (container.startTime !== undefined) document.startTime = container.startTime;
   const path = join(container.stateDir, 'state.json');
   const temporary = `${path}.tmp`;
   await writeFile(temporary, JSON.stringify(document), { mode: 0o600 });
   await rename(temporary, path);
+}
+
+/** Reads a container's state.json; a missing directory is CONTAINER_NOT_FOUND. */
+export function readState(stateRoot: string, id: string): StateDocument {
+  checkContainerId(id);
+  const path = join(stateRoot, id, 'state.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as StateDocument;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && existsSync(join(stateRoot, id))) return orphanState(stateRoot, id);
+    if (code === 'ENOENT') throw new BulkheadError(ErrorCode.CONTAINER_NOT_FOUND, `container ${id} does not exist in ${stateRoot}`);
+    throw new BulkheadError(ErrorCode.CONTAINER_NOT_FOUND, `read state of container ${id}: ${(error as Error).message}`);
+  }
+}
+
+/** The state of a directory whose create died before it wrote state.json: nothing but the id is known. */
+function orphanState(stateRoot: string, id: string): StateDocument {
+  return { ociVersion: '1.2.0', id, status: 'stopped', bundle: '', created: '', config: { ociVersion: '1.2.0' }, records: {}, annotations: { 'org.bulkhead.incomplete': join(stateRoot, id) } };
+}
+
+/** Ids of every container under the state root. */
+export async function listIds(stateRoot: string): Promise<string[]> {
+  try {
+    const entries = await readdir(stateRoot, { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory() && ID_PATTERN.test(entry.name)).map((entry) => entry.name).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Reads field 22 of /proc/PID/stat, or undefined when the process is gone. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name in field 2 may contain spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[0];
+    if (state === 'Z' || state === 'X') return undefined;
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The container's status now, derived as runc does: stopped once its process is gone (or a
+ * different process has its pid), created while the exec FIFO still exists, running otherwise.
+ */
+export function currentStatus(document: StateDocument, stateDir: string): ContainerStatus {
+  if (document.pid === undefined || document.startTime === undefined) return document.status === 'creating' ? 'creating' : 'stopped';
+  if (processStartTime(document.pid) !== document.startTime) return 'stopped';
+  if (document.status === 'creating') return 'creating';
+  return existsSync(join(stateDir, EXEC_FIFO)) ? 'created' : 'running';
+}
+
+/**
+ * Serializes commands on one container id: an exclusive flock on <state root>/.<id>.lock,
+ * held until `fn` settles. The lock file stays, so that a waiter and a later command lock the
+ * same inode.
+ */
+export async function withLock<T>(syscalls: Syscalls, stateRoot: string, id: string, fn: () => Promise<T>): Promise<T> {
+  checkContainerId(id);
+  mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
+  const fd = openSync(join(stateRoot, `.${id}.lock`), 'a', 0o600);
+  try {
+    await syscalls.flockExclusive(fd);
+    return await fn();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes the lock file of a deleted container. Only call it while holding the lock. */
+export function removeLockFile(stateRoot: string, id: string): void {
+  try {
+    unlinkSync(join(stateRoot, `.${id}.lock`));
+  } catch {
+    // Already gone.
+  }
 }

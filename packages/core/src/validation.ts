@@ -8,7 +8,11 @@ export class ValidationContext {
   readonly problems: SpecProblem[] = [];
   readonly warnings: SpecProblem[] = [];
 
-  constructor(readonly spec: ContainerSpec) {}
+  constructor(
+    readonly spec: ContainerSpec,
+    /** The bundle directory, against which relative paths in the spec resolve. */
+    readonly bundle: string = process.cwd(),
+  ) {}
 
   /** Reports an invalid field by its JSON path, such as "process.args[0]". */
   problem(path: string, message: string): void {

@@ -36,7 +36,7 @@ function validateMounts(validation: ValidationContext): void {
     if (spec.root !== undefined || (spec.mounts ?? []).length > 0) validation.problem('linux.namespaces', 'a root filesystem and mounts need a new mount namespace');
     return;
   }
-  if (spec.root !== undefined && typeof spec.root.path === 'string') validateRootPath(validation, spec.root.path);
+  if (spec.root !== undefined) validateRootPath(validation, resolve(validation.bundle, spec.root.path));
   (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
   for (const field of ['maskedPaths', 'readonlyPaths'] as const) validatePaths(validation, `linux.${field}`, spec.linux?.[field]);
 }

@@ -13,6 +13,7 @@ const P_PIDFD = 3;
 const WEXITED = 4;
 const WNOHANG = 1;
 const WNOWAIT = 0x1000000;
+const LOCK_EX = 2;
 /** sizeof(siginfo_t) on Linux. */
 const SIGINFO_SIZE = 128;
 const CLD_EXITED = 1;
@@ -173,6 +174,23 @@ export const libc: Syscalls = {
 
   umount2(target, flags) {
     call('umount2', [cstring(target), int(flags)], target);
+  },
+
+  syscallExists(number) {
+    const result = invoke('syscall', [{ type: types().I64, value: number }, int(-1), u64(0), u64(0), u64(0), u64(0)]);
+    return !(result.value === -1 && result.errno === constants.errno.ENOSYS);
+  },
+
+  mkfifo(path, mode) {
+    call('mkfifo', [cstring(path), int(mode)], path);
+  },
+
+  async flockExclusive(fd) {
+    for (;;) {
+      const result = await invokeInThread('flock', [int(fd), int(LOCK_EX)]);
+      if (result.value === 0) return;
+      if (result.errno !== EINTR) throw new SyscallError('flock', result.errno);
+    }
   },
 
   close(fd) {

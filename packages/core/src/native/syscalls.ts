@@ -32,6 +32,15 @@ export interface Syscalls {
   umount2(target: string, flags: number): void;
   /** close(2). */
   close(fd: number): void;
+  /**
+   * Tells whether the kernel has a syscall, by calling it with invalid arguments: ENOSYS means
+   * it is missing. Only for syscalls that fail harmlessly on such arguments.
+   */
+  syscallExists(number: number): boolean;
+  /** mkfifo(3). */
+  mkfifo(path: string, mode: number): void;
+  /** flock(fd, LOCK_EX), run on a worker thread because it blocks until the lock is free. */
+  flockExclusive(fd: number): Promise<void>;
 }
 
 export const UMOUNT_FLAGS = Object.freeze({ MNT_FORCE: 1, MNT_DETACH: 2, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });

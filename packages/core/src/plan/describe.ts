@@ -9,6 +9,8 @@ function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
 }
 
+const rlimitValue = (value: number) => (value === -1 ? 'unlimited' : String(value));
+
 /** Describes a step in one line, as `bulkhead plan` prints it and step errors name it. */
 export function describeStep(step: Step): string {
   switch (step.op) {
@@ -48,7 +50,7 @@ export function describeStep(step: Step): string {
     case 'setresuid':
       return `setresuid ${step.uid}`;
     case 'setrlimit':
-      return `setrlimit resource ${step.resource} soft ${step.soft} hard ${step.hard}`;
+      return `setrlimit ${step.name ?? `resource ${step.resource}`} soft ${rlimitValue(step.soft)} hard ${rlimitValue(step.hard)}`;
     case 'prctl':
       return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
     case 'umask':
@@ -70,6 +72,7 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'EACCES') return 'the file is not executable, or a directory on its path is not searchable';
   if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
+  if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

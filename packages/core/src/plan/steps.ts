@@ -90,7 +90,8 @@ export type Step =
   | { op: 'setgroups'; gids: number[] }
   | { op: 'setresgid'; gid: number }
   | { op: 'setresuid'; uid: number }
-  | { op: 'setrlimit'; resource: number; soft: number; hard: number }
+  /** `soft` and `hard` of -1 mean RLIM_INFINITY; `name` (RLIMIT_NOFILE, ...) is for messages only. */
+  | { op: 'setrlimit'; resource: number; soft: number; hard: number; name?: string }
   | { op: 'prctl'; option: number; args: [number, number, number, number] }
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }

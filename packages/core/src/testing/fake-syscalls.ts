@@ -69,6 +69,19 @@ export class RecordingSyscalls implements Syscalls {
     this.record('close', [fd]);
   }
 
+  syscallExists(number: number): boolean {
+    this.record('syscallExists', [number]);
+    return true;
+  }
+
+  mkfifo(path: string, mode: number): void {
+    this.record('mkfifo', [path, mode], path);
+  }
+
+  async flockExclusive(fd: number): Promise<void> {
+    this.record('flockExclusive', [fd]);
+  }
+
   private record(name: keyof Syscalls, args: unknown[], path?: string): void {
     this.calls.push({ name, args });
     const errno = this.failures.get(name);

@@ -1,0 +1,77 @@
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
+import { readConfig } from '@bulkhead/core';
+import { parseCommand } from '../args.js';
+import { createRuntime } from '../compose.js';
+import type { GlobalFlags } from '../main.js';
+import { usageError } from '../usage.js';
+
+const string = { type: 'string' } as const;
+const boolean = { type: 'boolean' } as const;
+
+/** `bulkhead create`: creates a container from an OCI bundle and exits; it waits until `start`. */
+export async function createCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { values, positionals } = parseCommand('create', argv, { bundle: { ...string, short: 'b' }, 'pid-file': string, 'console-socket': string, 'no-pivot': boolean, 'no-new-keyring': boolean, 'preserve-fds': string }, { min: 1, max: 1, names: 'ID' });
+  rejectUnsupported(values);
+  const runtime = createRuntime(globals.runtime);
+  const bundle = resolve(values.bundle ?? '.');
+  const spec = readConfig(bundle, (message) => globals.runtime.logger?.warn({}, message));
+  const handle = await runtime.create(spec, { id: positionals[0]!, bundle, detach: true });
+  if (values['pid-file'] !== undefined) writePidFile(values['pid-file'], handle.pid);
+  return 0;
+}
+
+/** Flags that runc accepts and this runtime does not implement yet: refused, not ignored. */
+function rejectUnsupported(values: Record<string, unknown>): void {
+  for (const flag of ['console-socket', 'no-pivot', 'preserve-fds']) {
+    if (values[flag] !== undefined && values[flag] !== false) throw usageError(`flag --${flag} is not supported by this runtime yet`);
+  }
+}
+
+/** Writes the pid file the way engines read it: the number without a newline, replaced atomically. */
+function writePidFile(path: string, pid: number): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, String(pid));
+  renameSync(temporary, path);
+}
+
+/** `bulkhead start`: lets a created container run its process. */
+export async function startCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { positionals } = parseCommand('start', argv, {}, { min: 1, max: 1, names: 'ID' });
+  await createRuntime(globals.runtime).start(positionals[0]!);
+  return 0;
+}
+
+/** `bulkhead state`: prints the runtime-spec State of a container as JSON. */
+export async function stateCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { positionals } = parseCommand('state', argv, {}, { min: 1, max: 1, names: 'ID' });
+  process.stdout.write(JSON.stringify(createRuntime(globals.runtime).state(positionals[0]!), null, 2) + '\n');
+  return 0;
+}
+
+/** `bulkhead kill`: sends a signal (default SIGTERM) to a container's process, or to all of them. */
+export async function killCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { values, positionals } = parseCommand('kill', argv, { all: { ...boolean, short: 'a' } }, { min: 1, max: 2, names: 'ID [SIGNAL]' });
+  await createRuntime(globals.runtime).kill(positionals[0]!, parseSignal(positionals[1] ?? 'SIGTERM'), { all: values.all ?? false });
+  return 0;
+}
+
+/** Parses a signal as runc does: a number, or a name with or without the SIG prefix. */
+export function parseSignal(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const number = Number(text);
+    if (number >= 1 && number <= 64) return number;
+  }
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as keyof typeof constants.signals;
+  const number = constants.signals[name];
+  if (number === undefined) throw usageError(`invalid signal ${JSON.stringify(text)}: use a name such as SIGTERM or TERM, or a number`);
+  return number;
+}
+
+/** `bulkhead delete`: removes a stopped or created container; --force kills a running one first. */
+export async function deleteCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { values, positionals } = parseCommand('delete', argv, { force: { ...boolean, short: 'f' } }, { min: 1, max: 1, names: 'ID' });
+  await createRuntime(globals.runtime).delete(positionals[0]!, { force: values.force ?? false });
+  return 0;
+}

@@ -1,0 +1,168 @@
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { bulkhead, fixtures, listDir, rootTest, stateRoot, temporaryDir } from './helpers.js';
+
+/** An OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
+async function bundle(change: (config: Record<string, any>) => void = () => {}): Promise<string> {
+  const { busybox } = await fixtures();
+  const dir = temporaryDir('bulkhead-bundle-');
+  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  await bulkhead(['spec', '--bundle', dir]);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  change(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+const state = async (root: string, id: string) => JSON.parse((await bulkhead(['--root', root, 'state', id])).stdout);
+
+rootTest('create, start, state and delete follow the OCI lifecycle', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const root = stateRoot();
+  const pidFile = join(dir, 'pid');
+  const created = await bulkhead(['--root', root, 'create', '--bundle', dir, '--pid-file', pidFile, 'c1']);
+  t.is(created.code, 0, created.stderr);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  t.like(await state(root, 'c1'), { ociVersion: '1.2.0', id: 'c1', status: 'created', pid, bundle: dir });
+  t.regex(readFileSync(`/proc/${pid}/comm`, 'utf8'), /bulkhead:child/, 'waits before exec');
+
+  t.is((await bulkhead(['--root', root, 'start', 'c1'])).code, 0);
+  t.like(await state(root, 'c1'), { status: 'running', pid });
+  const again = await bulkhead(['--root', root, 'start', 'c1']);
+  t.is(again.code, 1);
+  t.is(again.stderr, 'bulkhead: cannot start container c1: it is running, not created\n');
+
+  t.is((await bulkhead(['--root', root, 'kill', 'c1', 'KILL'])).code, 0);
+  await waitFor(async () => (await state(root, 'c1')).status === 'stopped');
+  t.is((await bulkhead(['--root', root, 'delete', 'c1'])).code, 0);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('delete of a running container needs --force and changes nothing without it', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const root = stateRoot();
+  await bulkhead(['--root', root, 'create', '--bundle', dir, 'c2']);
+  await bulkhead(['--root', root, 'start', 'c2']);
+  const refused = await bulkhead(['--root', root, 'delete', 'c2']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /cannot delete container c2: it is running/);
+  const { pid } = await state(root, 'c2');
+  t.true(existsSync(`/proc/${pid}`), 'still running');
+  t.is((await bulkhead(['--root', root, 'delete', '--force', 'c2'])).code, 0);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('kill sends the named signal', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.05; done']));
+  const root = stateRoot();
+  await bulkhead(['--root', root, 'create', '--bundle', dir, 'c3']);
+  await bulkhead(['--root', root, 'start', 'c3']);
+  t.is((await bulkhead(['--root', root, 'kill', 'c3', 'USR1'])).code, 0);
+  await waitFor(async () => (await state(root, 'c3')).status === 'stopped');
+  const bad = await bulkhead(['--root', root, 'kill', 'c3', 'NOPE']);
+  t.is(bad.code, 2);
+  await bulkhead(['--root', root, 'delete', 'c3']);
+});
+
+rootTest('config without a process is created but not started', async (t) => {
+  const dir = await bundle((c) => delete c.process);
+  const root = stateRoot();
+  t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, 'c4'])).code, 0);
+  t.is((await state(root, 'c4')).status, 'created');
+  const started = await bulkhead(['--root', root, 'start', 'c4']);
+  t.is(started.stderr, 'bulkhead: cannot start container c4: its spec has no process\n');
+  t.is((await bulkhead(['--root', root, 'delete', 'c4'])).code, 0);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('malformed config fails with JSON paths and leaves no state', async (t) => {
+  const dir = await bundle((c) => {
+    c.process.args = 'sh';
+    c.hostname = 5;
+  });
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, 'c5']);
+  t.is(result.code, 1);
+  t.is(result.stderr, 'bulkhead: process.args: must be an array; hostname: must be a string\n');
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('invalid JSON and unsupported versions name config.json', async (t) => {
+  const dir = await bundle();
+  writeFileSync(join(dir, 'config.json'), '{"ociVersion": ');
+  const broken = await bulkhead(['create', '--bundle', dir, 'c6']);
+  t.regex(broken.stderr, /^bulkhead: .*config\.json: invalid JSON/);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '2.0.0' }));
+  const future = await bulkhead(['create', '--bundle', dir, 'c6']);
+  t.is(future.stderr, 'bulkhead: ociVersion: unsupported version "2.0.0": this runtime implements runtime-spec 1.0 to 1.3\n');
+});
+
+rootTest('second create with the same id fails and keeps the first', async (t) => {
+  const dir = await bundle();
+  const root = stateRoot();
+  const [first, second] = await Promise.all([bulkhead(['--root', root, 'create', '--bundle', dir, 'same']), bulkhead(['--root', root, 'create', '--bundle', dir, 'same'])]);
+  t.deepEqual([first.code, second.code].sort(), [0, 1]);
+  t.regex(first.stderr + second.stderr, /container same already exists/);
+  t.is((await state(root, 'same')).status, 'created');
+  await bulkhead(['--root', root, 'delete', 'same']);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('delete --force cleans up after a create that was killed', async (t) => {
+  const dir = await bundle();
+  const root = stateRoot();
+  const { spawn } = await import('node:child_process');
+  const { BULKHEAD } = await import('./helpers.js');
+  const create = spawn(process.execPath, [BULKHEAD, '--root', root, 'create', '--bundle', dir, 'killed'], { stdio: 'ignore' });
+  await waitFor(async () => existsSync(join(root, 'killed')));
+  create.kill('SIGKILL');
+  await new Promise((resolve) => create.on('close', resolve));
+  const result = await bulkhead(['--root', root, 'delete', '--force', 'killed']);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('list shows containers as a table and as JSON', async (t) => {
+  const dir = await bundle();
+  const root = stateRoot();
+  await bulkhead(['--root', root, 'create', '--bundle', dir, 'listed']);
+  const table = await bulkhead(['--root', root, 'list']);
+  t.regex(table.stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\nlisted\s+\d+\s+created\s/);
+  const json = JSON.parse((await bulkhead(['--root', root, 'list', '--format', 'json'])).stdout);
+  t.like(json[0], { id: 'listed', status: 'created' });
+  await bulkhead(['--root', root, 'delete', 'listed']);
+});
+
+rootTest('unknown container is a one-line error', async (t) => {
+  const result = await bulkhead(['--root', stateRoot(), 'state', 'nope']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^bulkhead: container nope does not exist in /);
+});
+
+test('spec refuses to overwrite config.json', async (t) => {
+  const dir = temporaryDir('bulkhead-spec-');
+  t.is((await bulkhead(['spec', '--bundle', dir])).code, 0);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  t.like(config, { ociVersion: '1.2.0', root: { path: 'rootfs', readonly: true }, process: { args: ['sh'] } });
+  const again = await bulkhead(['spec', '--bundle', dir]);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /config\.json exists already/);
+});
+
+test('features describes the runtime and the kernel', async (t) => {
+  const features = JSON.parse((await bulkhead(['features'])).stdout);
+  t.is(features.ociVersionMin, '1.0.0');
+  t.true(features.linux.namespaces.includes('pid'));
+  t.true(features.mountOptions.includes('rbind'));
+  t.true(features['org.bulkhead.kernel'].syscalls.pidfd_open);
+  t.true(['v1', 'v2', 'hybrid', 'none'].includes(features['org.bulkhead.kernel'].cgroup.mode));
+});
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('condition not met within 5 s');
+}
