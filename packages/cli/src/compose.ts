@@ -1,7 +1,9 @@
 import { Runtime, type Logger } from '@bulkhead/core';
+import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
+import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -17,5 +19,11 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
-  return runtime.use(pidPlugin({ init: options.init ?? false })).use(mountPlugin()).use(utsPlugin()).use(ipcPlugin());
+  return runtime
+    .use(pidPlugin({ init: options.init ?? false }))
+    .use(mountPlugin())
+    .use(utsPlugin())
+    .use(ipcPlugin())
+    .use(cgroupPlugin())
+    .use(rlimitPlugin());
 }

@@ -1,6 +1,7 @@
+import type { ResourceFlags } from './resources.js';
 import { usageError } from './usage.js';
 
-export interface ContainerFlags {
+export interface ContainerFlags extends ResourceFlags {
   rootfs?: string;
   readOnly: boolean;
   hostname?: string;
@@ -9,19 +10,39 @@ export interface ContainerFlags {
   init: boolean;
   id?: string;
   json: boolean;
+  cgroupns: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
 const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns']);
+
+/** Resource flags that take one value, by flag name and ResourceFlags field. */
+const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
+  memory: 'memory',
+  'memory-swap': 'memorySwap',
+  cpus: 'cpus',
+  'cpu-shares': 'cpuShares',
+  'cpuset-cpus': 'cpusetCpus',
+  'pids-limit': 'pidsLimit',
+};
+
+/** Resource flags that may be given more than once. */
+const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit'> = {
+  'io-read-bps': 'ioReadBps',
+  'io-write-bps': 'ioWriteBps',
+  'io-read-iops': 'ioReadIops',
+  'io-write-iops': 'ioWriteIops',
+  ulimit: 'ulimit',
+};
 
 /**
  * Parses the flags of `run` and `plan`. The command starts at `--` or at the first word that is
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, args: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -32,7 +53,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
     if (BOOLEAN_FLAGS.has(name)) {
       if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
       setBoolean(flags, name);
-    } else if (VALUE_FLAGS.has(name)) {
+    } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || VALUE_FLAGS.has(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw usageError(`flag --${name} needs a value`);
       setValue(flags, name, value);
@@ -53,10 +74,19 @@ export function splitFlag(word: string): [string, string | undefined] {
 function setBoolean(flags: ContainerFlags, name: string): void {
   if (name === 'read-only') flags.readOnly = true;
   else if (name === 'init') flags.init = true;
+  else if (name === 'cgroupns') flags.cgroupns = true;
   else flags.json = true;
 }
 
 function setValue(flags: ContainerFlags, name: string, value: string): void {
+  if (name in RESOURCE_FLAGS) {
+    flags[RESOURCE_FLAGS[name]!] = value;
+    return;
+  }
+  if (name in REPEATED_FLAGS) {
+    flags[REPEATED_FLAGS[name]!].push(value);
+    return;
+  }
   switch (name) {
     case 'env':
       if (!/^[^=]+=/.test(value)) throw usageError(`flag --env ${JSON.stringify(value)}: expected KEY=VALUE`);

@@ -18,6 +18,16 @@ Flags of run and plan:
   --cwd DIR         working directory in the container (default: /)
   --init            run a minimal init as PID 1 that reaps zombies and forwards signals
   --id ID           container id (default: random)
+  --memory SIZE     memory limit, such as 64M or 1G
+  --memory-swap SIZE  memory plus swap limit
+  --cpus N          CPU time limit in CPUs, such as 0.5 (a CFS quota over a 100 ms period)
+  --cpu-shares N    relative CPU weight (cgroup v1 shares; converted to a weight on v2)
+  --cpuset-cpus LIST  CPUs the container may run on, such as 0-1
+  --pids-limit N    maximum number of processes; -1 for no limit
+  --io-read-bps DEV:RATE, --io-write-bps DEV:RATE    bytes per second for a block device; repeatable
+  --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
+  --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
+  --cgroupns        give the container its own cgroup namespace
 
 Flags of plan only:
   --json            print the plan as JSON

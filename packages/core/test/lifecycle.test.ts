@@ -199,8 +199,9 @@ rootTest('wait-fifo step blocks exec until the FIFO is opened for reading', asyn
   const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
   let read = '';
   reader.stdout.on('data', (chunk) => (read += chunk));
+  const readerClosed = new Promise((resolve) => reader.on('close', resolve));
   const handle = await runtime.create(spec(['sh', '-c', 'exit 5']), { stdio: 'ignore' });
-  await new Promise((resolve) => reader.on('close', resolve));
+  await readerClosed;
   await handle.start();
   t.deepEqual(await handle.wait(), { exited: true, code: 5 });
   t.is(read, '0');

@@ -3,6 +3,7 @@ import { exitCodeOf, type ContainerHandle } from '@bulkhead/core';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
+import { applyResourceFlags } from '../resources.js';
 import type { GlobalFlags } from '../main.js';
 
 /** Signals that `run` passes on to the container process. */
@@ -22,7 +23,7 @@ export async function runCommand(argv: readonly string[], globals: GlobalFlags):
 }
 
 export function specFromFlags(flags: ContainerFlags) {
-  return defaultSpec({
+  const spec = defaultSpec({
     args: flags.args,
     env: flags.env,
     readonly: flags.readOnly,
@@ -30,6 +31,9 @@ export function specFromFlags(flags: ContainerFlags) {
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });
+  applyResourceFlags(spec, flags);
+  if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
+  return spec;
 }
 
 /**

@@ -1,0 +1,86 @@
+import { existsSync, readdirSync } from 'node:fs';
+import test from 'ava';
+import { bulkhead, fixtures, rootTest, stateRoot } from './helpers.js';
+
+/** Directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
+function leftoverCgroups(id: string): string[] {
+  const found: string[] = [];
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const base = `/sys/fs/cgroup/${hierarchy}`;
+    for (const candidate of [`${base}/bulkhead/${id}`, ...ownCgroupParents(base).map((parent) => `${parent}/bulkhead/${id}`)]) {
+      if (existsSync(candidate)) found.push(candidate);
+    }
+  }
+  return found;
+}
+
+function ownCgroupParents(base: string): string[] {
+  try {
+    return readdirSync(base, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .flatMap((entry) => readdirSync(`${base}/${entry.name}`, { withFileTypes: true }).filter((inner) => inner.isDirectory()).map((inner) => `${base}/${entry.name}/${inner.name}`));
+  } catch {
+    return [];
+  }
+}
+
+rootTest('memory hog is OOM-killed at --memory', async (t) => {
+  const { busybox } = await fixtures();
+  const result = await bulkhead(['run', '--id', 'oom-test', '--rootfs', busybox, '--memory', '64M', '--', 'sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived']);
+  t.is(result.code, 137);
+  t.false(result.stdout.includes('survived'));
+  t.deepEqual(leftoverCgroups('oom-test'), []);
+});
+
+rootTest('fork loop stops at --pids-limit', async (t) => {
+  const { busybox } = await fixtures();
+  const result = await bulkhead(['run', '--rootfs', busybox, '--pids-limit', '8', '--', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait']);
+  t.regex(result.stderr, /can't fork: Resource temporarily unavailable/);
+});
+
+rootTest('--ulimit sets the rlimit and --cgroupns hides the host cgroups', async (t) => {
+  const { busybox } = await fixtures();
+  const result = await bulkhead(['run', '--rootfs', busybox, '--ulimit', 'nofile=100:200', '--cgroupns', '--', 'sh', '-c', 'ulimit -n; ulimit -Hn; grep -c ":/$" /proc/self/cgroup; wc -l < /proc/self/cgroup']);
+  const [soft, hard, rooted, lines] = result.stdout.trim().split('\n');
+  t.is(soft, '100');
+  t.is(hard, '200');
+  t.is(rooted, lines, 'every hierarchy shows / as the container cgroup');
+});
+
+rootTest('raising a hard rlimit names the rlimit', async (t) => {
+  const { busybox } = await fixtures();
+  const result = await bulkhead(['run', '--rootfs', busybox, '--ulimit', 'nofile=1048576:99999999', 'true']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /RLIMIT_NOFILE/);
+});
+
+rootTest('created container cgroup is removed by delete from another process', async (t) => {
+  const { busybox } = await fixtures();
+  const root = stateRoot();
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'bulkhead-cgroup-bundle-'));
+  await bulkhead(['spec', '--bundle', dir]);
+  const config = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'config.json'), 'utf8'));
+  config.root.path = busybox;
+  config.linux.resources = { pids: { limit: 20 } };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, 'cg1'])).code, 0);
+  t.true(leftoverCgroups('cg1').length > 0, 'cgroup exists while created');
+  t.is((await bulkhead(['--root', root, 'delete', 'cg1'])).code, 0);
+  t.deepEqual(leftoverCgroups('cg1'), []);
+});
+
+test('invalid resource flags are usage errors', async (t) => {
+  for (const [flag, value, message] of [
+    ['--memory', '12X', '--memory: invalid size "12X"'],
+    ['--cpus', '-1', '--cpus: must be a positive number'],
+    ['--io-read-bps', 'nodevice', '--io-read-bps: expected DEV:RATE'],
+    ['--ulimit', 'nofile', '--ulimit: expected TYPE=SOFT[:HARD]'],
+  ] as const) {
+    const result = await bulkhead(['plan', flag, value, 'true']);
+    t.is(result.code, 2, flag);
+    t.true(result.stderr.startsWith(`bulkhead: ${message}`), result.stderr);
+  }
+});

@@ -1,0 +1,98 @@
+import { findNamespace, SpecError, type Container, type Plugin } from '@bulkhead/core';
+import { cgroupDirectory, detectLayout, type Layout } from './detect.js';
+import type { CgroupDriver, CgroupRecord, CgroupStats } from './driver.js';
+import { nodeCgroupFs, type CgroupFs } from './fs.js';
+import type { LinuxResources } from './resources.js';
+import { V1Driver } from './v1.js';
+import { V2Driver } from './v2.js';
+import { validateCgroupFields } from './validate.js';
+
+export const PLUGIN_NAME = '@bulkhead/plugin-cgroup';
+
+export interface CgroupPluginOptions {
+  /** The file layer; tests pass a recording fake. Default: node:fs. */
+  fs?: CgroupFs;
+}
+
+/**
+ * linux.resources, linux.cgroupsPath and the cgroup namespace. `prepare` creates the cgroup and
+ * writes the limits, `attach` moves the waiting child into it, and a new cgroup namespace is
+ * unshared by the child after that, so that the namespace is rooted at the container's cgroup.
+ */
+export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
+  const fs = options.fs ?? nodeCgroupFs;
+  const drivers = new WeakMap<Container, CgroupDriver>();
+  return {
+    name: PLUGIN_NAME,
+    core: '^0.1.0',
+    owns: { namespaces: ['cgroup'], fields: ['linux.resources', 'linux.cgroupsPath'] },
+    apply({ hooks }) {
+      hooks.validate.tap((validation) => validateCgroupFields(validation));
+      hooks.prepare.tap((container) => drivers.set(container, prepareCgroup(fs, container)));
+      hooks.plan.tap((plan, { spec }) => {
+        const entry = findNamespace(spec, 'cgroup');
+        if (entry?.path !== undefined) plan.namespace(PLUGIN_NAME, 'cgroup', entry.path);
+        // Not a clone flag: the namespace must be rooted at the cgroup that attach moves the child into.
+        else if (entry !== undefined) plan.add(PLUGIN_NAME, 'host', { op: 'unshare', namespaces: ['cgroup'] });
+      });
+      hooks.attach.tap((container) => drivers.get(container)!.enter(container.pid!));
+      // A container created by another process (bulkhead create) is deleted from its record.
+      hooks.cleanup.tapPromise(async (container) => {
+        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        if (record !== undefined) await openDriver(fs, record).destroy();
+      });
+    },
+  };
+}
+
+function prepareCgroup(fs: CgroupFs, container: Container): CgroupDriver {
+  const record = locate(detectLayout(fs), container.spec.linux?.cgroupsPath ?? `bulkhead/${container.id}`);
+  const driver = openDriver(fs, record);
+
+  // Registered before mkdir, so that a failure halfway removes what was made; destroy removes only `created`.
+  container.undo.defer(`remove cgroup ${Object.values(record.directories)[0]}`, () => driver.destroy());
+  Object.assign(container.record(PLUGIN_NAME), { cgroup: record });
+  driver.create();
+
+  const resources = (container.spec.linux?.resources ?? {}) as LinuxResources;
+  const problems = driver.check(resources);
+  if (problems.length > 0) throw new SpecError(problems);
+  driver.apply(resources);
+  container.log.debug({ version: record.version, directories: record.directories }, 'created cgroup');
+  return driver;
+}
+
+/** Computes the container's directory in every hierarchy of the layout. */
+function locate(layout: Layout, cgroupsPath: string): CgroupRecord {
+  const record: CgroupRecord = { version: layout.version, directories: {}, mountpoints: {}, created: [] };
+  if (layout.unified !== undefined) {
+    record.directories['unified'] = cgroupDirectory(layout.unified, '/', cgroupsPath);
+    record.mountpoints['unified'] = layout.unified;
+  }
+  if (layout.version === 'v1') {
+    for (const hierarchy of layout.hierarchies) {
+      const key = hierarchy.controllers.join(',');
+      record.directories[key] = cgroupDirectory(hierarchy.mountpoint, hierarchy.own, cgroupsPath);
+      record.mountpoints[key] = hierarchy.mountpoint;
+    }
+  }
+  return record;
+}
+
+/** Opens the driver for a record made by this plugin, such as one read back from a container's state. */
+export function openDriver(fs: CgroupFs, record: CgroupRecord): CgroupDriver {
+  return record.version === 'v1' ? new V1Driver(fs, record) : new V2Driver(fs, record);
+}
+
+/** Returns the cpu, memory, pids and io figures of a container's cgroup, with the kernel's enforcement counters. */
+export function cgroupStats(container: Container, options: CgroupPluginOptions = {}): CgroupStats {
+  const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+  if (record === undefined) throw new Error(`stats of container ${container.id}: it has no cgroup (was it created with ${PLUGIN_NAME}?)`);
+  return openDriver(options.fs ?? nodeCgroupFs, record).stats();
+}
+
+export { sharesToWeight, blkioWeightToIoWeight } from './convert.js';
+export { detectLayout, type Layout, type Hierarchy } from './detect.js';
+export { nodeCgroupFs, type CgroupFs } from './fs.js';
+export type { CgroupDriver, CgroupRecord, CgroupStats } from './driver.js';
+export type { LinuxResources } from './resources.js';
