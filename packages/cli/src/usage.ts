@@ -10,6 +10,18 @@ Commands:
   run [flags] [--] CMD [ARG...]   run CMD in a new container and wait for it
   plan [flags] [--] CMD [ARG...]  print the child program of that container without running it
 
+OCI runtime commands, as runc has them:
+  create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
+  start ID                                     run the created container's process
+  run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
+  state ID                                     print the container's state as JSON
+  kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
+  delete [--force] ID                          remove a stopped or created container
+  list [--format table|json] [--quiet]         list containers
+  ps [--format table|json] ID                  list the container's processes
+  spec [--bundle DIR]                          write a default config.json
+  features                                     print the runtime's features and the kernel's
+
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
   --read-only       mount the root filesystem read-only (the built-in root always is)

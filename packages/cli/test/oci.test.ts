@@ -140,6 +140,25 @@ rootTest('unknown container is a one-line error', async (t) => {
   t.regex(result.stderr, /^bulkhead: container nope does not exist in /);
 });
 
+rootTest('runc form of run waits and returns the exit code', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sh', '-c', 'echo $$; exit 3']));
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'run', '--bundle', dir, 'r1']);
+  t.is(result.code, 3);
+  t.is(result.stdout, '1\n');
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('runc form of run -d leaves the container running', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const root = stateRoot();
+  const pidFile = join(dir, 'run.pid');
+  t.is((await bulkhead(['--root', root, 'run', '-d', '--pid-file', pidFile, '--bundle', dir, 'r2'])).code, 0);
+  t.like(await state(root, 'r2'), { status: 'running', pid: Number(readFileSync(pidFile, 'utf8')) });
+  t.is((await bulkhead(['--root', root, 'delete', '--force', 'r2'])).code, 0);
+  t.deepEqual(listDir(root), []);
+});
+
 test('spec refuses to overwrite config.json', async (t) => {
   const dir = temporaryDir('bulkhead-spec-');
   t.is((await bulkhead(['spec', '--bundle', dir])).code, 0);

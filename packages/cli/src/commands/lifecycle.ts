@@ -30,7 +30,7 @@ function rejectUnsupported(values: Record<string, unknown>): void {
 }
 
 /** Writes the pid file the way engines read it: the number without a newline, replaced atomically. */
-function writePidFile(path: string, pid: number): void {
+export function writePidFile(path: string, pid: number): void {
   const temporary = `${path}.tmp`;
   writeFileSync(temporary, String(pid));
   renameSync(temporary, path);

@@ -1,5 +1,10 @@
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { exitCodeOf, type ContainerHandle } from '@bulkhead/core';
+import { resolve } from 'node:path';
+import { exitCodeOf, readConfig, type ContainerHandle } from '@bulkhead/core';
+import { parseCommand } from '../args.js';
+import { usageError } from '../usage.js';
+import { writePidFile } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
@@ -9,8 +14,16 @@ import type { GlobalFlags } from '../main.js';
 /** Signals that `run` passes on to the container process. */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
-/** `bulkhead run`: runs a command in a new container and returns its exit code (128+N for signal N). */
+/** Flags that only runc's form of `run` takes: any of them selects it. */
+const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket)(=|$)/;
+
+/**
+ * `bulkhead run`: runs a command in a new container and returns its exit code (128+N for signal
+ * N). runc's form, `run [--bundle DIR] [-d] ID`, runs an OCI bundle instead: it is chosen by its
+ * flags, or by a lone argument with a config.json in the working directory.
+ */
 export async function runCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  if (isOciRun(argv)) return ociRunCommand(argv, globals);
   const flags = parseContainerFlags(argv);
   const runtime = createRuntime({ ...globals.runtime, init: flags.init });
   const forwarder = new SignalForwarder();
@@ -68,5 +81,34 @@ class SignalForwarder {
     } catch {
       // The container already exited; its exit status is on its way.
     }
+  }
+}
+
+function isOciRun(argv: readonly string[]): boolean {
+  if (argv.includes('--')) return false;
+  if (argv.some((word) => OCI_RUN_FLAGS.test(word))) return true;
+  return argv.length === 1 && !argv[0]!.startsWith('-') && existsSync('config.json');
+}
+
+/** runc's `run`: create and start a bundle's container; wait for it unless --detach. */
+async function ociRunCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, 'console-socket': { type: 'string' } }, { min: 1, max: 1, names: 'ID' });
+  if (values['console-socket'] !== undefined) throw usageError('flag --console-socket is not supported by this runtime yet');
+  const bundle = resolve(values.bundle ?? '.');
+  const spec = readConfig(bundle, (message) => globals.runtime.logger?.warn({}, message));
+  const runtime = createRuntime(globals.runtime);
+  const id = positionals[0]!;
+  if (values.detach === true) {
+    const handle = await runtime.create(spec, { id, bundle, detach: true });
+    if (values['pid-file'] !== undefined) writePidFile(values['pid-file'], handle.pid);
+    await runtime.start(id);
+    return 0;
+  }
+  const forwarder = new SignalForwarder();
+  try {
+    const status = await runtime.run(spec, { id, bundle, onStart: (handle) => forwarder.attach(handle) });
+    return exitCodeOf(status);
+  } finally {
+    forwarder.detach();
   }
 }
