@@ -1,5 +1,6 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import { createCommand, deleteCommand, killCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { execCommand } from './commands/exec.js';
 import { listCommand, psCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   ps: psCommand,
   spec: specCommand,
   features: featuresCommand,
+  exec: execCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

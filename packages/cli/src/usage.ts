@@ -14,6 +14,8 @@ OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] ID CMD [ARG...]
+                                               run another process in a running container
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   delete [--force] ID                          remove a stopped or created container

@@ -159,6 +159,28 @@ rootTest('runc form of run -d leaves the container running', async (t) => {
   t.deepEqual(listDir(root), []);
 });
 
+rootTest('exec joins the namespaces and cgroup of a running container', async (t) => {
+  const dir = await bundle((c) => {
+    c.process.args = ['sleep', '30'];
+    c.hostname = 'box';
+    c.linux.resources = { pids: { limit: 50 } };
+  });
+  const root = stateRoot();
+  t.is((await bulkhead(['--root', root, 'run', '-d', '--bundle', dir, 'e1'])).code, 0);
+  const joined = await bulkhead(['--root', root, 'exec', 'e1', 'sh', '-c', 'hostname; ps -o pid,comm | grep -c sleep; grep pids /proc/self/cgroup']);
+  t.is(joined.code, 0, joined.stderr);
+  const [hostname, sleeps, cgroup] = joined.stdout.trim().split('\n');
+  t.is(hostname, 'box');
+  t.is(sleeps, '1', 'sees the init of the container pid namespace');
+  t.regex(cgroup!, /bulkhead\/e1$/);
+  t.is((await bulkhead(['--root', root, 'exec', '--env', 'X=7', '--cwd', '/tmp', 'e1', 'sh', '-c', 'echo $X; pwd; exit 4'])).stdout, '7\n/tmp\n');
+  t.is((await bulkhead(['--root', root, 'exec', 'e1', 'sh', '-c', 'exit 4'])).code, 4);
+  t.is((await bulkhead(['--root', root, 'exec', 'e1', 'no-such-command'])).code, 127);
+  await bulkhead(['--root', root, 'delete', '--force', 'e1']);
+  const stopped = await bulkhead(['--root', root, 'exec', 'e1', 'true']);
+  t.is(stopped.code, 1);
+});
+
 test('spec refuses to overwrite config.json', async (t) => {
   const dir = temporaryDir('bulkhead-spec-');
   t.is((await bulkhead(['spec', '--bundle', dir])).code, 0);

@@ -2,6 +2,7 @@ import { AsyncSeriesHook, SyncHook } from 'tapable';
 import type { Container } from './container.js';
 import type { ExitStatus } from './native/syscalls.js';
 import type { Plan } from './plan/plan.js';
+import type { Process } from './spec.js';
 import type { ValidationContext } from './validation.js';
 
 /**
@@ -117,6 +118,25 @@ export function createHooks() {
      */
     poststart: new AsyncSeriesHook<[Container]>(['container']),
 
+    // An additional process joins the running container (exec).
+
+    /**
+     * | kind | SyncHook |
+     * | --- | --- |
+     * | a tap | appends the steps an exec'd process needs to get the same settings as the container's init (its privileges, its seccomp filter); returns nothing |
+     * | runs | on exec, after the core planned joining every namespace of the container's init |
+     * | next | execAttach |
+     */
+    planExec: new SyncHook<[Plan, Container, Process]>(['plan', 'container', 'process']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | places the exec'd process (its host pid is the second argument) like the init, such as into the container's cgroup |
+     * | runs | while the exec'd process waits at its attach barrier, already in the container's namespaces |
+     * | next | none; the process then runs its steps and execs |
+     */
+    execAttach: new AsyncSeriesHook<[Container, number]>(['container', 'pid']),
+
     // The container process has exited.
 
     /**
@@ -150,8 +170,8 @@ export type Hooks = ReturnType<typeof createHooks>;
 export type HookName = keyof Hooks;
 
 /** The hooks created as SyncHook above: their taps cannot return promises. */
-export const SYNC_HOOKS: ReadonlySet<HookName> = new Set<HookName>(['validate', 'plan'] satisfies SyncHookName[]);
-type SyncHookName = 'validate' | 'plan';
+export const SYNC_HOOKS: ReadonlySet<HookName> = new Set<HookName>(['validate', 'plan', 'planExec'] satisfies SyncHookName[]);
+type SyncHookName = 'validate' | 'plan' | 'planExec';
 
 type TapArgs<H> = H extends SyncHook<infer A> ? (A extends unknown[] ? A : never) : never;
 type AsyncTapArgs<H> = H extends AsyncSeriesHook<infer A> ? (A extends unknown[] ? A : never) : never;

@@ -1,22 +1,24 @@
 import type { StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { Container } from './container.js';
-import { attachCleanupErrors, BulkheadError, ContainerStateError, ErrorCode, errnoName, ExecutorError, SpecError, StepError } from './errors.js';
+import { attachCleanupErrors, ContainerStateError, ErrorCode, SpecError } from './errors.js';
 import { ExecutorLink } from './executor.js';
 import { createHooks, type Hooks } from './hooks.js';
 import { silentLogger, type Logger } from './log.js';
 import { libc } from './native/libc.js';
 import { exitCodeOf, type ExitStatus, type Syscalls } from './native/syscalls.js';
-import { describeStep, stepHint } from './plan/describe.js';
+import { describeStep } from './plan/describe.js';
 import { encodePlan } from './plan/encode.js';
 import { Plan } from './plan/plan.js';
-import type { Barrier, PlannedStep } from './plan/steps.js';
+import type { PlannedStep } from './plan/steps.js';
 import { checkPlugin, Claims, pluginHooks, type Plugin } from './plugin.js';
 import { addProcessSteps } from './process.js';
-import type { ContainerSpec, ContainerState, NamespaceType } from './spec.js';
+import { OCI_VERSION, type ContainerSpec, type ContainerState, type NamespaceType, type Process } from './spec.js';
+import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
 import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, withLock, writeState } from './state.js';
+import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
 export interface RuntimeOptions {
@@ -190,6 +192,17 @@ export class Runtime {
     return readStates(this.store(), await listIds(this.stateRoot));
   }
 
+  /** Runs another process in a running container and resolves with its exit status (undefined with `detach`). */
+  async exec(id: string, process: Process, options: ExecOptions = {}): Promise<ExitStatus | undefined> {
+    this.validate({ ociVersion: OCI_VERSION, process });
+    return execInContainer(this.store(), id, process, options);
+  }
+
+  /** The spec a stored container was created from. */
+  config(id: string): ContainerSpec {
+    return loadContainer(this.store(), id).spec;
+  }
+
   /** Host pids of a container's processes. */
   pids(id: string): number[] {
     return containerPids(loadContainer(this.store(), id));
@@ -303,27 +316,6 @@ export class ContainerHandle {
     const errors = await cleanup(this.hooks, this.container);
     if (errors.length > 0) throw new AggregateError(errors, `delete container ${this.container.id}: ${errors.map((e) => e.message).join('; ')}`);
   }
-}
-
-async function expectBarrier(link: ExecutorLink, barrier: Barrier, steps: PlannedStep[]): Promise<void> {
-  const message = await link.next();
-  if (message.type !== 'barrier') throw unexpected(link, message, `the ${barrier} barrier`, steps);
-}
-
-/** Turns a message that is not the one awaited into the error it means. */
-function unexpected(link: ExecutorLink, message: { type: string; index?: number; errno?: number }, awaited: string, steps: PlannedStep[]): Error {
-  if (message.type === 'step-failed') return stepError(message.index!, message.errno!, steps);
-  if (message.type === 'eof') return link.failure() ?? new ExecutorError(`executor exited while the parent waited for ${awaited}`);
-  return new ExecutorError(`executor sent ${message.type} while the parent waited for ${awaited}`);
-}
-
-function stepError(index: number, errno: number, steps: PlannedStep[]): BulkheadError {
-  const planned = steps[index];
-  if (planned === undefined) {
-    return new StepError({ plugin: 'core', index, op: 'setup', summary: 'join namespaces and clone the container process' }, errno);
-  }
-  const hint = stepHint(planned.step, errnoName(errno));
-  return new StepError({ plugin: planned.plugin, index, op: planned.step.op, summary: describeStep(planned.step), ...(hint === undefined ? {} : { hint }) }, errno);
 }
 
 /**

@@ -36,6 +36,11 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
         else if (entry !== undefined) plan.add(PLUGIN_NAME, 'host', { op: 'unshare', namespaces: ['cgroup'] });
       });
       hooks.attach.tap((container) => drivers.get(container)!.enter(container.pid!));
+      // A process exec'd into the container joins its cgroup, from the record of whichever process created it.
+      hooks.execAttach.tap((container, pid) => {
+        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        if (record !== undefined) openDriver(fs, record).enter(pid);
+      });
       // A container created by another process (bulkhead create) is deleted from its record.
       hooks.cleanup.tapPromise(async (container) => {
         const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;

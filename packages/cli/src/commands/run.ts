@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { exitCodeOf, readConfig, type ContainerHandle } from '@bulkhead/core';
+import { exitCodeOf, libc, readConfig, type ContainerHandle } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
 import { usageError } from '../usage.js';
 import { writePidFile } from './lifecycle.js';
@@ -53,8 +53,8 @@ export function specFromFlags(flags: ContainerFlags) {
  * Passes the signals bulkhead receives to the container process. A signal that arrives before
  * the container started is held and delivered once it has.
  */
-class SignalForwarder {
-  private handle: ContainerHandle | undefined;
+export class SignalForwarder {
+  private handle: Pick<ContainerHandle, 'kill'> | undefined;
   private readonly pending: number[] = [];
   private readonly listeners = FORWARDED_SIGNALS.map((name) => {
     const listener = () => this.forward(constants.signals[name]);
@@ -62,9 +62,14 @@ class SignalForwarder {
     return { name, listener };
   });
 
-  attach(handle: ContainerHandle): void {
+  attach(handle: Pick<ContainerHandle, 'kill'>): void {
     this.handle = handle;
     for (const signal of this.pending.splice(0)) this.forward(signal);
+  }
+
+  /** Forwards to a process known only by its pidfd, such as one started by exec. */
+  attachPidfd(pidfd: number): void {
+    this.attach({ kill: (signal) => libc.pidfdSendSignal(pidfd, signal) });
   }
 
   detach(): void {

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { exitCodeOf, type Process } from '@bulkhead/core';
+import { createRuntime } from '../compose.js';
+import { mergeEnv } from '../default-spec.js';
+import { splitFlag } from '../flags.js';
+import type { GlobalFlags } from '../main.js';
+import { usageError } from '../usage.js';
+import { SignalForwarder } from './run.js';
+
+interface ExecFlags {
+  process?: string;
+  env: string[];
+  cwd?: string;
+  user?: string;
+  detach: boolean;
+  tty: boolean;
+  id?: string;
+  args: string[];
+}
+
+/**
+ * `bulkhead exec`: runs another process in a running container, in every namespace and the
+ * cgroup of its init, and returns its exit code. The process comes from --process (an OCI
+ * process JSON file) or from the command line, which takes the container's environment, working
+ * directory and user unless flags replace them.
+ */
+export async function execCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const flags = parseExecFlags(argv);
+  if (flags.tty) throw usageError('flag --tty is not supported by this runtime yet');
+  const runtime = createRuntime(globals.runtime);
+  const id = flags.id!;
+  const process = execProcess(flags, runtime.config(id).process);
+  const forwarder = new SignalForwarder();
+  try {
+    const status = await runtime.exec(id, process, { onStart: (pidfd) => forwarder.attachPidfd(pidfd), detach: flags.detach });
+    return status === undefined ? 0 : exitCodeOf(status);
+  } finally {
+    forwarder.detach();
+  }
+}
+
+function execProcess(flags: ExecFlags, init: Process | undefined): Process {
+  if (flags.process !== undefined) return JSON.parse(readFileSync(flags.process, 'utf8')) as Process;
+  if (flags.args.length === 0) throw usageError('exec: missing the command; usage: bulkhead exec [flags] ID CMD [ARG...]');
+  const process: Process = { args: flags.args, cwd: flags.cwd ?? init?.cwd ?? '/', env: mergeEnv(init?.env ?? [], flags.env) };
+  const user = flags.user === undefined ? init?.user : parseUser(flags.user);
+  if (user !== undefined) process.user = user;
+  return process;
+}
+
+function parseUser(value: string): { uid: number; gid: number } {
+  const match = /^(\d+)(?::(\d+))?$/.exec(value);
+  if (match === null) throw usageError(`--user: expected UID[:GID], got ${JSON.stringify(value)}`);
+  return { uid: Number(match[1]), gid: Number(match[2] ?? 0) };
+}
+
+const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u']);
+
+/** Parses exec's flags up to the container id; everything after the id is the command. */
+function parseExecFlags(argv: readonly string[]): ExecFlags {
+  const flags: ExecFlags = { env: [], detach: false, tty: false, args: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--' || !word.startsWith('-')) {
+      const rest = argv.slice(word === '--' ? i + 1 : i);
+      flags.id = rest[0];
+      flags.args = rest.slice(1);
+      break;
+    }
+    const [name, inline] = splitFlag(word);
+    if (name === 'd' || name === 'detach') flags.detach = true;
+    else if (name === 't' || name === 'tty') flags.tty = true;
+    else if (VALUE_FLAGS.has(name)) setValue(flags, name, inline ?? argv[++i]);
+    else throw usageError(`exec: unknown flag ${word}`);
+  }
+  if (flags.id === undefined) throw usageError('exec: missing the container id; usage: bulkhead exec [flags] ID CMD [ARG...]');
+  return flags;
+}
+
+function setValue(flags: ExecFlags, name: string, value: string | undefined): void {
+  if (value === undefined) throw usageError(`exec: flag --${name} needs a value`);
+  if (name === 'process' || name === 'p') flags.process = value;
+  else if (name === 'env' || name === 'e') flags.env.push(value);
+  else if (name === 'cwd') flags.cwd = value;
+  else flags.user = value;
+}
