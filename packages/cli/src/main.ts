@@ -1,5 +1,5 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
-import { createCommand, deleteCommand, killCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
 import { execCommand } from './commands/exec.js';
 import { listCommand, psCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
@@ -31,6 +31,8 @@ const COMMANDS: Record<string, Command> = {
   spec: specCommand,
   features: featuresCommand,
   exec: execCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

@@ -18,6 +18,7 @@ OCI runtime commands, as runc has them:
                                                run another process in a running container
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
+  pause ID, resume ID                          freeze and thaw every process of the container
   delete [--force] ID                          remove a stopped or created container
   list [--format table|json] [--quiet]         list containers
   ps [--format table|json] ID                  list the container's processes

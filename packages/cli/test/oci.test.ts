@@ -181,6 +181,31 @@ rootTest('exec joins the namespaces and cgroup of a running container', async (t
   t.is(stopped.code, 1);
 });
 
+rootTest('pause freezes the container and resume thaws it', async (t) => {
+  const dir = await bundle((c) => {
+    c.root.readonly = false;
+    c.process.args = ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.02; done'];
+  });
+  const root = stateRoot();
+  const tick = () => readFileSync(join(dir, 'rootfs/tmp/tick'), 'utf8');
+  await bulkhead(['--root', root, 'run', '-d', '--bundle', dir, 'p1']);
+  await waitFor(async () => existsSync(join(dir, 'rootfs/tmp/tick')));
+  t.is((await bulkhead(['--root', root, 'pause', 'p1'])).code, 0);
+  t.is((await state(root, 'p1')).status, 'paused');
+  const frozen = tick();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(tick(), frozen, 'no progress while paused');
+  const refused = await bulkhead(['--root', root, 'delete', 'p1']);
+  t.is(refused.stderr, 'bulkhead: cannot delete container p1: it is paused; stop it first or use --force\n');
+  t.is((await bulkhead(['--root', root, 'resume', 'p1'])).code, 0);
+  await waitFor(async () => tick() !== frozen);
+  t.is((await state(root, 'p1')).status, 'running');
+  t.is((await bulkhead(['--root', root, 'resume', 'p1'])).code, 1, 'resume of a running container');
+  await bulkhead(['--root', root, 'pause', 'p1']);
+  t.is((await bulkhead(['--root', root, 'delete', '--force', 'p1'])).code, 0, 'force-delete of a paused container');
+  t.deepEqual(listDir(root), []);
+});
+
 test('spec refuses to overwrite config.json', async (t) => {
   const dir = temporaryDir('bulkhead-spec-');
   t.is((await bulkhead(['spec', '--bundle', dir])).code, 0);

@@ -54,7 +54,7 @@ export class Container {
   /** The runtime-spec State document. */
   state(): ContainerState {
     const state: ContainerState = { ociVersion: OCI_VERSION, id: this.id, status: this.status, bundle: this.bundle };
-    if (this.pid !== undefined && (this.status === 'created' || this.status === 'running')) state.pid = this.pid;
+    if (this.pid !== undefined && (this.status === 'created' || this.status === 'running' || this.status === 'paused')) state.pid = this.pid;
     if (this.spec.annotations !== undefined) state.annotations = this.spec.annotations;
     return state;
   }

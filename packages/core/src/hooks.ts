@@ -137,6 +137,15 @@ export function createHooks() {
      */
     execAttach: new AsyncSeriesHook<[Container, number]>(['container', 'pid']),
 
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | freezes (true) or thaws (false) every process of the container, such as through the cgroup freezer, and returns once the kernel reports it done |
+     * | runs | on pause and resume of a running container; without a tap, both fail |
+     * | next | none |
+     */
+    freeze: new AsyncSeriesHook<[Container, boolean]>(['container', 'frozen']),
+
     // The container process has exited.
 
     /**

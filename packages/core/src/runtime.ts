@@ -15,7 +15,7 @@ import { checkPlugin, Claims, pluginHooks, type Plugin } from './plugin.js';
 import { addProcessSteps } from './process.js';
 import { OCI_VERSION, type ContainerSpec, type ContainerState, type NamespaceType, type Process } from './spec.js';
 import { execInContainer, type ExecOptions } from './exec.js';
-import { containerPids, deleteStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
+import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
 import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, withLock, writeState } from './state.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
@@ -180,6 +180,16 @@ export class Runtime {
   /** Sends a signal to a container's process, or with `all` to every process in its pid namespace. */
   async kill(id: string, signal: number, options: { all?: boolean } = {}): Promise<void> {
     await withLock(this.syscalls, this.stateRoot, id, async () => killStored(this.store(), id, signal, options.all ?? false));
+  }
+
+  /** Freezes every process of a running container. */
+  async pause(id: string): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, () => freezeStored(this.store(), id, true));
+  }
+
+  /** Thaws a paused container. */
+  async resume(id: string): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, () => freezeStored(this.store(), id, false));
   }
 
   /** Deletes a container: a running one only with `force`, which kills it first. */

@@ -87,8 +87,8 @@ export interface Linux {
   resources?: Record<string, unknown>;
 }
 
-/** OCI state status values. */
-export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+/** OCI state status values, with 'paused' for a frozen running container, as runc reports it. */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 /** The runtime-spec State document, as `state` prints it and hooks receive it on stdin. */
 export interface ContainerState {

@@ -31,6 +31,8 @@ export interface StateDocument extends ContainerState {
   config: ContainerSpec;
   /** Each plugin's record, such as the cgroup it created, for cleanup by a later command. */
   records: Record<string, Record<string, unknown>>;
+  /** True while the container is frozen by pause. */
+  paused?: boolean;
 }
 
 export function checkContainerId(id: string): void {
@@ -57,6 +59,7 @@ export async function createStateDir(container: Container, stateRoot: string): P
 export async function writeState(container: Container): Promise<void> {
   const document: StateDocument = { ...container.state(), created: container.created, config: container.spec, records: container.allRecords() };
   if (container.startTime !== undefined) document.startTime = container.startTime;
+  if (container.status === 'paused') document.paused = true;
   const path = join(container.stateDir, 'state.json');
   const temporary = `${path}.tmp`;
   await writeFile(temporary, JSON.stringify(document), { mode: 0o600 });
@@ -115,7 +118,8 @@ export function currentStatus(document: StateDocument, stateDir: string): Contai
   if (document.pid === undefined || document.startTime === undefined) return document.status === 'creating' ? 'creating' : 'stopped';
   if (processStartTime(document.pid) !== document.startTime) return 'stopped';
   if (document.status === 'creating') return 'creating';
-  return existsSync(join(stateDir, EXEC_FIFO)) ? 'created' : 'running';
+  if (existsSync(join(stateDir, EXEC_FIFO))) return 'created';
+  return document.paused === true ? 'paused' : 'running';
 }
 
 /**

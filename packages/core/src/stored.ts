@@ -91,10 +91,21 @@ function isAlive(container: Container): boolean {
   return container.pid !== undefined && processStartTime(container.pid) === container.startTime;
 }
 
+/** Freezes (pause) or thaws (resume) every process of a running container through the freeze taps. */
+export async function freezeStored(context: StoreContext, id: string, frozen: boolean): Promise<void> {
+  const container = loadContainer(context, id);
+  const expected = frozen ? 'running' : 'paused';
+  if (container.status !== expected) throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot ${frozen ? 'pause' : 'resume'} container ${id}: it is ${container.status}, not ${expected}`);
+  if (context.hooks.freeze.taps.length === 0) throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot ${frozen ? 'pause' : 'resume'} container ${id}: no plugin of this runtime can freeze containers`);
+  await context.hooks.freeze.promise(container, frozen);
+  container.status = frozen ? 'paused' : 'running';
+  await writeState(container);
+}
+
 /** Sends a signal to the container's process, or with `all` to every process in its pid namespace. */
 export function killStored(context: StoreContext, id: string, signal: number, all: boolean): void {
   const container = loadContainer(context, id);
-  if (container.status !== 'created' && container.status !== 'running') {
+  if (container.status !== 'created' && container.status !== 'running' && container.status !== 'paused') {
     throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot signal container ${id}: it is ${container.status}`);
   }
   const pids = all ? containerPids(container) : [container.pid!];
@@ -149,9 +160,11 @@ function pidNamespace(pid: number): string | undefined {
  */
 export async function deleteStored(context: StoreContext, id: string, force: boolean): Promise<void> {
   const container = loadContainer(context, id);
-  if (container.status === 'running' && !force) {
-    throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot delete container ${id}: it is running; stop it first or use --force`);
+  if ((container.status === 'running' || container.status === 'paused') && !force) {
+    throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot delete container ${id}: it is ${container.status}; stop it first or use --force`);
   }
+  // A frozen process cannot act on SIGKILL until it is thawed.
+  if (container.status === 'paused') await context.hooks.freeze.promise(container, false);
   if (isAlive(container)) await killAndWait(context, container);
   container.status = 'stopped';
   const errors: Error[] = [];

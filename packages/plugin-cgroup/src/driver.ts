@@ -60,6 +60,8 @@ export interface CgroupDriver {
   /** Moves a process into the container's cgroup in every hierarchy. */
   enter(pid: number): void;
   stats(): CgroupStats;
+  /** Freezes or thaws every process in the cgroup, and waits until the kernel reports it done. */
+  freeze(frozen: boolean): Promise<void>;
   /** Kills what still runs in the cgroup and removes the directories it created. Safe to call again. */
   destroy(): Promise<void>;
 }
@@ -164,4 +166,16 @@ export function hugepageDirectory(pageSize: string): string {
   const match = /^(\d+)([KMG])B$/.exec(pageSize)!;
   const kilobytes = Number(match[1]) * { K: 1, M: 1024, G: 1024 * 1024 }[match[2] as 'K' | 'M' | 'G'];
   return `/sys/kernel/mm/hugepages/hugepages-${kilobytes}kB`;
+}
+
+/** How long freeze waits for the kernel to report the cgroup frozen or thawed. */
+const FREEZE_TIMEOUT_MS = 5000;
+
+/** Polls `done` until it holds, for freezer transitions that the kernel completes asynchronously. */
+export async function waitUntil(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: timed out after ${FREEZE_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

@@ -41,6 +41,11 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
         const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
         if (record !== undefined) openDriver(fs, record).enter(pid);
       });
+      hooks.freeze.tapPromise(async (container, frozen) => {
+        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        if (record === undefined) throw new Error(`container ${container.id} has no cgroup to freeze`);
+        await openDriver(fs, record).freeze(frozen);
+      });
       // A container created by another process (bulkhead create) is deleted from its record.
       hooks.cleanup.tapPromise(async (container) => {
         const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { SpecProblem } from '@bulkhead/core';
 import { readFile, readOptional, writeFile, type CgroupFs } from './fs.js';
-import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
+import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
 import { THROTTLES, type BlockIO, type Cpu, type LinuxResources, type Memory } from './resources.js';
 
 const R = 'linux.resources';
@@ -155,6 +155,15 @@ export class V1Driver implements CgroupDriver {
 
   enter(pid: number): void {
     enterAll(this.fs, this.record, pid);
+  }
+
+  async freeze(frozen: boolean): Promise<void> {
+    const directory = this.directory('freezer');
+    if (directory === undefined) throw new Error('freeze: not supported on this host: the freezer cgroup controller is not mounted');
+    const state = frozen ? 'FROZEN' : 'THAWED';
+    this.write('freezer', 'freezer.state', state);
+    // FREEZING is reported until every task stopped.
+    await waitUntil(`write ${state} to ${directory}/freezer.state`, () => this.readIn('freezer', 'freezer.state')?.trim() === state);
   }
 
   stats(): CgroupStats {

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { SpecProblem } from '@bulkhead/core';
 import { blkioWeightToIoWeight, cpuMax, sharesToWeight, swapMax, v2Limit } from './convert.js';
 import { readOptional, writeFile, type CgroupFs } from './fs.js';
-import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
+import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
 import { THROTTLES, type BlockIO, type Cpu, type LinuxResources, type Memory } from './resources.js';
 
 const R = 'linux.resources';
@@ -133,6 +133,12 @@ export class V2Driver implements CgroupDriver {
 
   enter(pid: number): void {
     enterAll(this.fs, this.record, pid);
+  }
+
+  async freeze(frozen: boolean): Promise<void> {
+    this.write('cgroup.freeze', frozen ? '1' : '0');
+    // cgroup.events reports "frozen 1" only once every process stopped.
+    await waitUntil(`write cgroup.freeze of ${this.record.directories['unified']}`, () => parseKeyed(this.read('cgroup.events'))['frozen'] === (frozen ? 1 : 0));
   }
 
   stats(): CgroupStats {

@@ -75,3 +75,17 @@ export async function deleteCommand(argv: readonly string[], globals: GlobalFlag
   await createRuntime(globals.runtime).delete(positionals[0]!, { force: values.force ?? false });
   return 0;
 }
+
+/** `bulkhead pause`: freezes every process of a running container. */
+export async function pauseCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { positionals } = parseCommand('pause', argv, {}, { min: 1, max: 1, names: 'ID' });
+  await createRuntime(globals.runtime).pause(positionals[0]!);
+  return 0;
+}
+
+/** `bulkhead resume`: thaws a paused container. */
+export async function resumeCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { positionals } = parseCommand('resume', argv, {}, { min: 1, max: 1, names: 'ID' });
+  await createRuntime(globals.runtime).resume(positionals[0]!);
+  return 0;
+}
