@@ -202,7 +202,44 @@ rootTest('pause freezes the container and resume thaws it', async (t) => {
   t.is((await state(root, 'p1')).status, 'running');
   t.is((await bulkhead(['--root', root, 'resume', 'p1'])).code, 1, 'resume of a running container');
   await bulkhead(['--root', root, 'pause', 'p1']);
-  t.is((await bulkhead(['--root', root, 'delete', '--force', 'p1'])).code, 0, 'force-delete of a paused container');
+  const forced = await bulkhead(['--root', root, 'delete', '--force', 'p1']);
+  t.is(forced.code, 0, `force-delete of a paused container: ${forced.stderr}`);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('same id under another state root is rejected, not joined', async (t) => {
+  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const [first, second] = [stateRoot(), stateRoot()];
+  t.is((await bulkhead(['--root', first, 'run', '-d', '--bundle', dir, 'twin'])).code, 0);
+  const clash = await bulkhead(['--root', second, 'create', '--bundle', dir, 'twin']);
+  t.is(clash.code, 1);
+  t.regex(clash.stderr, /^bulkhead: prepare hook of plugin @bulkhead\/plugin-cgroup: linux\.cgroupsPath: cgroup \S+twin exists already/);
+  t.deepEqual(listDir(second), []);
+  t.is((await state(first, 'twin')).status, 'running', 'the first container is untouched');
+  await bulkhead(['--root', first, 'delete', '--force', 'twin']);
+});
+
+rootTest('unwritable pid file deletes the new container', async (t) => {
+  const dir = await bundle();
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'create', '--pid-file', join(dir, 'missing/pid'), '--bundle', dir, 'pf']);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /^bulkhead: write pid file \S+missing\/pid: ENOENT; the container was deleted/);
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('commands on unknown ids leave no lock files', async (t) => {
+  const root = stateRoot();
+  for (const command of [['start', 'ghost'], ['kill', 'ghost'], ['delete', 'ghost']]) t.is((await bulkhead(['--root', root, ...command])).code, 1, command[0]);
+  t.is((await bulkhead(['--root', root, 'delete', '--force', 'ghost'])).code, 0, 'delete --force of a missing container succeeds, as with runc');
+  t.deepEqual(listDir(root), []);
+});
+
+rootTest('config without root is rejected', async (t) => {
+  const dir = await bundle((c) => delete c.root);
+  const root = stateRoot();
+  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, 'noroot']);
+  t.is(result.stderr, 'bulkhead: root: is required: the runtime-spec requires a root filesystem on Linux\n');
   t.deepEqual(listDir(root), []);
 });
 

@@ -129,13 +129,17 @@ rootTest('container dies when bulkhead is killed', async (t) => {
   const { busybox } = await fixtures();
   const { spawn } = await import('node:child_process');
   const { BULKHEAD } = await import('./helpers.js');
-  const child = spawn(process.execPath, [BULKHEAD, 'run', '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const root = stateRoot();
+  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--id', 'orphaned', '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   const container = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
   t.truthy(container, 'the container process is a child of bulkhead');
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('close', resolve));
   t.true(await gone(container!), 'container process exited');
+  // What a killed bulkhead could not undo, delete --force removes from the container's record.
+  t.is((await bulkhead(['--root', root, 'delete', '--force', 'orphaned'])).code, 0);
+  t.deepEqual(listDir(root), []);
 });
 
 function childrenOf(pid: number): number[] {

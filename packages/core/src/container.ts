@@ -19,6 +19,12 @@ export class Container {
   /** Host-side changes register their undo here the moment they are made. */
   readonly undo = new UndoStack();
   private readonly records = new Map<string, Record<string, unknown>>();
+  /**
+   * Writes state.json now, records included. A prepare tap calls it after recording a host-side
+   * change and before making it, so that a create killed in between still tells `delete` what
+   * to remove.
+   */
+  saveState: () => Promise<void> = async () => {};
 
   constructor(
     readonly id: string,

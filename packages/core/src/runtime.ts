@@ -1,4 +1,5 @@
 import type { StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Container } from './container.js';
 import { attachCleanupErrors, ContainerStateError, ErrorCode, SpecError } from './errors.js';
@@ -17,7 +18,7 @@ import { OCI_VERSION, type ContainerSpec, type ContainerState, type NamespaceTyp
 import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
-import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, withLock, writeState } from './state.js';
+import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
@@ -107,7 +108,11 @@ export class Runtime {
     this.validate(spec, options.bundle);
     const container = this.newContainer(spec, options);
     if (options.detach !== true) return this.createLocked(container, options);
-    return withLock(this.syscalls, this.stateRoot, container.id, () => this.createLocked(container, options));
+    return withLock(this.syscalls, this.stateRoot, container.id, () => this.createLocked(container, options), { mustExist: false }).catch((error: unknown) => {
+      // A create that made nothing leaves no lock file either.
+      if (!existsSync(container.stateDir)) removeLockFile(this.stateRoot, container.id);
+      throw error;
+    });
   }
 
   private async createLocked(container: Container, options: CreateOptions): Promise<ContainerHandle> {
@@ -116,6 +121,8 @@ export class Runtime {
       // State directory first: it is the lock on the id and holds what later steps record.
       await createStateDir(container, this.stateRoot);
       if (options.detach === true) this.syscalls.mkfifo(join(container.stateDir, EXEC_FIFO), 0o600);
+      container.saveState = () => writeState(container);
+      await writeState(container);
 
       // Host-side resources, each registering its undo and its record; the records are written
       // at once, so that a create killed from here on leaves what `delete` needs.
@@ -192,9 +199,14 @@ export class Runtime {
     await withLock(this.syscalls, this.stateRoot, id, () => freezeStored(this.store(), id, false));
   }
 
-  /** Deletes a container: a running one only with `force`, which kills it first. */
+  /** Deletes a container: a running one only with `force`, which kills it first. With `force`, a missing container is not an error, as with runc. */
   async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
-    await withLock(this.syscalls, this.stateRoot, id, () => deleteStored(this.store(), id, options.force ?? false));
+    try {
+      await withLock(this.syscalls, this.stateRoot, id, () => deleteStored(this.store(), id, options.force ?? false));
+    } catch (error) {
+      if (options.force === true && (error as { code?: string }).code === ErrorCode.CONTAINER_NOT_FOUND) return;
+      throw error;
+    }
   }
 
   /** The states of every container under the state root. */

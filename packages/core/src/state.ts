@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulkheadError, ErrorCode } from './errors.js';
@@ -123,19 +123,43 @@ export function currentStatus(document: StateDocument, stateDir: string): Contai
 }
 
 /**
- * Serializes commands on one container id: an exclusive flock on <state root>/.<id>.lock,
- * held until `fn` settles. The lock file stays, so that a waiter and a later command lock the
- * same inode.
+ * Serializes commands on one container id: an exclusive flock on <state root>/.<id>.lock, held
+ * until `fn` settles. Only `create` (mustExist false) makes the lock file of an id that has no
+ * state directory, so failed commands on unknown ids leave no lock files behind.
  */
-export async function withLock<T>(syscalls: Syscalls, stateRoot: string, id: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(syscalls: Syscalls, stateRoot: string, id: string, fn: () => Promise<T>, options: { mustExist: boolean } = { mustExist: true }): Promise<T> {
   checkContainerId(id);
+  if (options.mustExist && !existsSync(join(stateRoot, id))) throw new BulkheadError(ErrorCode.CONTAINER_NOT_FOUND, `container ${id} does not exist in ${stateRoot}`);
   mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(stateRoot, `.${id}.lock`), 'a', 0o600);
+  const fd = await lockFile(syscalls, join(stateRoot, `.${id}.lock`));
   try {
-    await syscalls.flockExclusive(fd);
     return await fn();
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Opens and locks the lock file. A delete unlinks it while other commands may wait on it, so
+ * after the lock is taken the path must still name the locked file; otherwise a command that
+ * came later has created a new one, and the lock is taken again on that.
+ */
+async function lockFile(syscalls: Syscalls, path: string): Promise<number> {
+  for (;;) {
+    const fd = openSync(path, 'a', 0o600);
+    await syscalls.flockExclusive(fd);
+    if (sameFile(fd, path)) return fd;
+    closeSync(fd);
+  }
+}
+
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const locked = fstatSync(fd);
+    const current = statSync(path);
+    return locked.ino === current.ino && locked.dev === current.dev;
+  } catch {
+    return false;
   }
 }
 

@@ -87,8 +87,9 @@ async function readByte(fifo: FileHandle): Promise<boolean> {
   }
 }
 
+/** True while the recorded pid still names the container's process: one with the recorded start time. */
 function isAlive(container: Container): boolean {
-  return container.pid !== undefined && processStartTime(container.pid) === container.startTime;
+  return container.pid !== undefined && container.startTime !== undefined && processStartTime(container.pid) === container.startTime;
 }
 
 /** Freezes (pause) or thaws (resume) every process of a running container through the freeze taps. */

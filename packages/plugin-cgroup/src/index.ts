@@ -28,7 +28,9 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
     owns: { namespaces: ['cgroup'], fields: ['linux.resources', 'linux.cgroupsPath'] },
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateCgroupFields(validation));
-      hooks.prepare.tap((container) => drivers.set(container, prepareCgroup(fs, container)));
+      hooks.prepare.tapPromise(async (container) => {
+        drivers.set(container, await prepareCgroup(fs, container));
+      });
       hooks.plan.tap((plan, { spec }) => {
         const entry = findNamespace(spec, 'cgroup');
         if (entry?.path !== undefined) plan.namespace(PLUGIN_NAME, 'cgroup', entry.path);
@@ -55,14 +57,18 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
   };
 }
 
-function prepareCgroup(fs: CgroupFs, container: Container): CgroupDriver {
+async function prepareCgroup(fs: CgroupFs, container: Container): Promise<CgroupDriver> {
   const record = locate(detectLayout(fs), container.spec.linux?.cgroupsPath ?? `bulkhead/${container.id}`);
   const driver = openDriver(fs, record);
+  rejectExisting(fs, record);
 
-  // Registered before mkdir, so that a failure halfway removes what was made; destroy removes only `created`.
+  // Registered and saved before mkdir, so that a failure halfway, or a create killed halfway,
+  // removes what was made: destroy removes only the directories listed in `created`.
   container.undo.defer(`remove cgroup ${Object.values(record.directories)[0]}`, () => driver.destroy());
   Object.assign(container.record(PLUGIN_NAME), { cgroup: record });
+  await container.saveState();
   driver.create();
+  await container.saveState();
 
   const resources = (container.spec.linux?.resources ?? {}) as LinuxResources;
   const problems = driver.check(resources);
@@ -70,6 +76,19 @@ function prepareCgroup(fs: CgroupFs, container: Container): CgroupDriver {
   driver.apply(resources);
   container.log.debug({ version: record.version, directories: record.directories }, 'created cgroup');
   return driver;
+}
+
+/**
+ * Rejects a cgroup that exists already. Joining it would share limits and processes with
+ * whatever made it (another container with the same id under another state root, or one whose
+ * cleanup failed), and deleting either container would kill the other's processes.
+ */
+function rejectExisting(fs: CgroupFs, record: CgroupRecord): void {
+  for (const directory of new Set(Object.values(record.directories))) {
+    if (fs.exists(directory)) {
+      throw new SpecError([{ path: 'linux.cgroupsPath', message: `cgroup ${directory} exists already: another container uses it, or one that was not deleted left it; use another id or cgroupsPath, or remove it` }]);
+    }
+  }
 }
 
 /** Computes the container's directory in every hierarchy of the layout. */

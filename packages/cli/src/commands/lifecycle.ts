@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { renameSync, writeFileSync } from 'node:fs';
-import { readConfig } from '@bulkhead/core';
+import { BulkheadError, ErrorCode, readConfig, SpecError, type ContainerSpec, type Runtime } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
@@ -16,10 +16,28 @@ export async function createCommand(argv: readonly string[], globals: GlobalFlag
   rejectUnsupported(values);
   const runtime = createRuntime(globals.runtime);
   const bundle = resolve(values.bundle ?? '.');
-  const spec = readConfig(bundle, (message) => globals.runtime.logger?.warn({}, message));
-  const handle = await runtime.create(spec, { id: positionals[0]!, bundle, detach: true });
-  if (values['pid-file'] !== undefined) writePidFile(values['pid-file'], handle.pid);
+  const spec = readBundle(bundle, globals);
+  const id = positionals[0]!;
+  const handle = await runtime.create(spec, { id, bundle, detach: true });
+  if (values['pid-file'] !== undefined) await writePidFileOrDelete(runtime, id, values['pid-file'], handle.pid);
   return 0;
+}
+
+/** Reads a bundle's config.json for the OCI commands, which, unlike the library, require `root`. */
+export function readBundle(bundle: string, globals: GlobalFlags): ContainerSpec {
+  const spec = readConfig(bundle, (message) => globals.runtime.logger?.warn({}, message));
+  if (spec !== null && typeof spec === 'object' && spec.root === undefined) throw new SpecError([{ path: 'root', message: 'is required: the runtime-spec requires a root filesystem on Linux' }]);
+  return spec;
+}
+
+/** Writes the pid file; when that fails, the container is deleted, as runc does, and the error names the file. */
+export async function writePidFileOrDelete(runtime: Runtime, id: string, path: string, pid: number): Promise<void> {
+  try {
+    writePidFile(path, pid);
+  } catch (error) {
+    await runtime.delete(id, { force: true });
+    throw new BulkheadError(ErrorCode.USAGE, `write pid file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the container was deleted`);
+  }
 }
 
 /** Flags that runc accepts and this runtime does not implement yet: refused, not ignored. */

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { exitCodeOf, libc, readConfig, type ContainerHandle } from '@bulkhead/core';
+import { exitCodeOf, libc, type ContainerHandle } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
 import { usageError } from '../usage.js';
-import { writePidFile } from './lifecycle.js';
+import { readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
@@ -100,12 +100,12 @@ async function ociRunCommand(argv: readonly string[], globals: GlobalFlags): Pro
   const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, 'console-socket': { type: 'string' } }, { min: 1, max: 1, names: 'ID' });
   if (values['console-socket'] !== undefined) throw usageError('flag --console-socket is not supported by this runtime yet');
   const bundle = resolve(values.bundle ?? '.');
-  const spec = readConfig(bundle, (message) => globals.runtime.logger?.warn({}, message));
+  const spec = readBundle(bundle, globals);
   const runtime = createRuntime(globals.runtime);
   const id = positionals[0]!;
   if (values.detach === true) {
     const handle = await runtime.create(spec, { id, bundle, detach: true });
-    if (values['pid-file'] !== undefined) writePidFile(values['pid-file'], handle.pid);
+    if (values['pid-file'] !== undefined) await writePidFileOrDelete(runtime, id, values['pid-file'], handle.pid);
     await runtime.start(id);
     return 0;
   }
