@@ -115,6 +115,7 @@ class UsageError extends Error {}
 function prepareColdCases(rootfs, workDir) {
   return [
     prepareBulkheadCase(rootfs),
+    prepareBulkheadLimitsCase(rootfs),
     prepareRuncCase(rootfs, workDir),
     prepareBwrapCase(rootfs),
   ];
@@ -126,6 +127,16 @@ function prepareBulkheadCase(rootfs) {
     return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
   }
   return commandCase(name, () => [BULKHEAD_BIN, 'run', '--rootfs', rootfs, '--', '/bin/true']);
+}
+
+// The same run with memory, pids and CPU limits, which the cgroup plugin writes
+// before the container starts: the difference to the plain case is their cost.
+function prepareBulkheadLimitsCase(rootfs) {
+  const name = 'bulkhead (limits)';
+  if (!fs.existsSync(BULKHEAD_BIN)) {
+    return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
+  }
+  return commandCase(name, () => [BULKHEAD_BIN, 'run', '--rootfs', rootfs, '--memory', '64M', '--pids-limit', '32', '--cpus', '0.5', '--', '/bin/true']);
 }
 
 // Writes one OCI bundle whose config points at the fixture. Each sample runs
