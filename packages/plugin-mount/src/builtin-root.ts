@@ -14,12 +14,12 @@ const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshad
  * tmpfs is mounted over the container's state directory inside the container's own mount
  * namespace, so the host sees no mount at all.
  */
-export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string): void {
+export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, recursiveReadonly: boolean): void {
   // Small: after setup it holds only mount points and links, and it is made read-only after pivot_root.
   plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: stateDir }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755,size=1m', create: 'none' });
   plan.add(plugin, 'filesystem', { op: 'open-root', path: stateDir, slot: 'rootfs' });
 
-  for (const directory of HOST_DIRECTORIES) planHostDirectory(plan, plugin, directory);
+  for (const directory of HOST_DIRECTORIES) planHostDirectory(plan, plugin, directory, recursiveReadonly);
   for (const file of HIDDEN_FILES) {
     if (existsOnHost(file)) {
       plan.add(plugin, 'filesystem', { op: 'mount', source: '/dev/null', target: { path: file, root: 'rootfs' }, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' });
@@ -39,13 +39,20 @@ export function planBuiltinRootReadonly(plan: Plan, plugin: string): void {
   plan.add(plugin, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV'], data: null, create: 'none' });
 }
 
-function planHostDirectory(plan: Plan, plugin: string, directory: string): void {
+function planHostDirectory(plan: Plan, plugin: string, directory: string, recursiveReadonly: boolean): void {
   const kind = hostKind(directory);
+  const target = { path: directory, root: 'rootfs' };
   if (kind === 'symlink') {
-    plan.add(plugin, 'filesystem', { op: 'symlink', linkTarget: readlinkSync(directory), link: { path: directory, root: 'rootfs' } });
+    plan.add(plugin, 'filesystem', { op: 'symlink', linkTarget: readlinkSync(directory), link: target });
   } else if (kind === 'directory') {
-    plan.add(plugin, 'filesystem', { op: 'mount', source: directory, target: { path: directory, root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'directory' });
-    plan.add(plugin, 'filesystem', { op: 'mount-setattr', target: { path: directory, root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV'], clear: [], propagation: null, recursive: true });
+    plan.add(plugin, 'filesystem', { op: 'mount', source: directory, target, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'directory' });
+    if (recursiveReadonly) {
+      plan.add(plugin, 'filesystem', { op: 'mount-setattr', target, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV'], clear: [], propagation: null, recursive: true });
+    } else {
+      // NOTE: before Linux 5.12 (no mount_setattr) only the top mount becomes read-only; mounts
+      // below it on the host, such as a separate /usr/local, stay writable in the container.
+      plan.add(plugin, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV'], data: null, create: 'none' });
+    }
   }
 }
 

@@ -8,6 +8,9 @@ import { parseMountOptions } from './options.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 
+/** mount_setattr(2), Linux 5.12: the same number on every architecture. */
+const MOUNT_SETATTR = 442;
+
 export { parseMountOptions, type ParsedOptions } from './options.js';
 export { HOST_DIRECTORIES, BUILTIN_TMP_SIZE } from './builtin-root.js';
 export { DEFAULT_DEVICES } from './devices.js';
@@ -85,7 +88,7 @@ function planMounts(plan: Plan, container: Container): void {
 
   // The root: the spec's directory bound onto itself (pivot_root needs a mount point), or the built-in one.
   if (spec.root === undefined) {
-    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir);
+    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, container.syscalls.syscallExists(MOUNT_SETATTR));
   } else {
     const rootfs = realpathSync(resolve(container.bundle, spec.root.path));
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });

@@ -115,3 +115,12 @@ test('read-only paths are bound onto themselves and remounted read-only', (t) =>
 test('masked paths must be absolute', (t) => {
   t.throws(() => runtime().validate(spec({ linux: { namespaces: [{ type: 'mount' }], maskedPaths: ['proc/kcore'] } })), { message: 'linux.maskedPaths[0]: must be an absolute path' });
 });
+
+test('built-in root falls back to a remount without mount_setattr', (t) => {
+  const syscalls = new RecordingSyscalls();
+  syscalls.missingSyscalls.add(442);
+  const { root: _root, ...noRoot } = spec();
+  const steps = mine(new Runtime({ syscalls, stateRoot: '/run/bulkhead-test' }).use(mountPlugin()).describe(noRoot, { id: 'old-kernel' }).steps());
+  t.false(steps.some((s) => s.op === 'mount-setattr'));
+  t.true(steps.some((s) => s.op === 'mount' && s.target.path === '/usr' && s.flags.includes('MS_REMOUNT') && s.flags.includes('MS_RDONLY')));
+});
