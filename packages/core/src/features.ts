@@ -4,7 +4,7 @@ import type { Syscalls } from './native/syscalls.js';
 import { NAMESPACE_TYPES, PROC_NS_NAMES } from './namespaces.js';
 import type { NamespaceType } from './spec.js';
 
-/** What the running kernel offers, as `bulkhead features` reports it and plugins consult it. */
+/** Features of the running kernel, as `bulkhead features` reports them and plugins consult them. */
 export interface KernelFeatures {
   kernel: string;
   namespaces: NamespaceType[];

@@ -6,7 +6,7 @@ import type { Container } from './container.js';
 import type { Syscalls } from './native/syscalls.js';
 import type { ContainerSpec, ContainerState, ContainerStatus } from './spec.js';
 
-/** Where containers' state directories live unless the runtime is told otherwise. */
+/** Default directory of the containers' state directories. */
 export const DEFAULT_STATE_ROOT = '/run/bulkhead';
 
 /** The FIFO that a detached container waits on until `start` opens it, in its state directory. */
@@ -18,7 +18,7 @@ export const EXEC_FIFO = 'exec.fifo';
  */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** What state.json holds: the OCI state, and what later commands need to act on the container. */
+/** Contents of state.json: the OCI state, and what later commands need to act on the container. */
 export interface StateDocument extends ContainerState {
   /** When the container was created, as an ISO 8601 time. */
   created: string;
@@ -80,7 +80,7 @@ export function readState(stateRoot: string, id: string): StateDocument {
   }
 }
 
-/** The state of a directory whose create died before it wrote state.json: nothing but the id is known. */
+/** Returns the state of a directory whose create died before it wrote state.json: nothing but the id is known. */
 function orphanState(stateRoot: string, id: string): StateDocument {
   return { ociVersion: '1.2.0', id, status: 'stopped', bundle: '', created: '', config: { ociVersion: '1.2.0' }, records: {}, annotations: { 'org.bulkhead.incomplete': join(stateRoot, id) } };
 }
@@ -111,7 +111,7 @@ export function processStartTime(pid: number): number | undefined {
 }
 
 /**
- * The container's status now, derived as runc does: stopped once its process is gone (or a
+ * Derives the container's status now, as runc does: stopped once its process is gone (or a
  * different process has its pid), created while the exec FIFO still exists, running otherwise.
  */
 export function currentStatus(document: StateDocument, stateDir: string): ContainerStatus {

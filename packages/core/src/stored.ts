@@ -10,7 +10,7 @@ import type { Syscalls } from './native/syscalls.js';
 import type { ContainerState } from './spec.js';
 import { currentStatus, EXEC_FIFO, processStartTime, readState, removeLockFile, writeState, type StateDocument } from './state.js';
 
-/** What the operations on a stored container need from the runtime. */
+/** Runtime parts that the operations on a stored container use. */
 export interface StoreContext {
   stateRoot: string;
   syscalls: Syscalls;
@@ -34,7 +34,7 @@ export function loadContainer(context: StoreContext, id: string): Container {
   return container;
 }
 
-/** The runtime-spec State of a stored container, as `bulkhead state` prints it. */
+/** Returns the runtime-spec State of a stored container, as `bulkhead state` prints it. */
 export function storedState(context: StoreContext, id: string): ContainerState & { created: string } {
   const container = loadContainer(context, id);
   return { ...container.state(), created: container.created };
@@ -130,8 +130,8 @@ function signalProcess(syscalls: Syscalls, pid: number, signal: number, startTim
 }
 
 /**
- * Host pids of the container's processes: every process in the pid namespace of its init, when
- * the container has a pid namespace of its own; otherwise only its init.
+ * Returns the host pids of the container's processes. With a pid namespace of its own, they are
+ * every process in the pid namespace of its init; otherwise only its init.
  */
 export function containerPids(container: Container): number[] {
   const init = container.pid;
@@ -185,7 +185,7 @@ async function killAndWait(context: StoreContext, container: Container): Promise
   }
 }
 
-/** Every stored container's state, for `bulkhead list`. */
+/** Returns every stored container's state, for `bulkhead list`. */
 export function readStates(context: StoreContext, ids: readonly string[]): (ContainerState & { created: string })[] {
   return ids.flatMap((id) => {
     try {
