@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import test from 'ava';
-import { bulkhead, fixtures, rootTest, stateRoot } from './helpers.js';
+import { bulkhead, fixtures, rootTest, stateRoot, temporaryDir } from './helpers.js';
 
 /** Directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
 function leftoverCgroups(id: string): string[] {
@@ -57,10 +57,9 @@ rootTest('raising a hard rlimit names the rlimit', async (t) => {
 rootTest('created container cgroup is removed by delete from another process', async (t) => {
   const { busybox } = await fixtures();
   const root = stateRoot();
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'bulkhead-cgroup-bundle-'));
+  const dir = temporaryDir('bulkhead-cgroup-bundle-');
   await bulkhead(['spec', '--bundle', dir]);
   const config = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'config.json'), 'utf8'));
   config.root.path = busybox;
