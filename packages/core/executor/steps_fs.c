@@ -17,10 +17,10 @@ static int errno_of(int rc)
 	return rc < 0 ? errno : 0;
 }
 
-/* Replaces the slot's fd, if any, with an O_PATH fd of the directory at path. */
-int op_open_root(struct child_context *context, const struct plan_arg *args)
+/* Replaces the slot's fd, if any, with an O_PATH fd of path opened with these extra flags. */
+static int open_into_slot(struct child_context *context, const struct plan_arg *args, int flags)
 {
-	int fd = open(args[0].string, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(args[0].string, O_PATH | O_CLOEXEC | flags);
 	int *slot = &context->slots[args[1].integer];
 
 	if (fd < 0)
@@ -31,18 +31,16 @@ int op_open_root(struct child_context *context, const struct plan_arg *args)
 	return 0;
 }
 
-/* Replaces the slot's fd, if any, with an O_PATH fd of whatever is at path. */
+/* Opens the directory at path into the slot. */
+int op_open_root(struct child_context *context, const struct plan_arg *args)
+{
+	return open_into_slot(context, args, O_DIRECTORY);
+}
+
+/* Opens whatever is at path into the slot, such as a FIFO. */
 int op_open_path(struct child_context *context, const struct plan_arg *args)
 {
-	int fd = open(args[0].string, O_PATH | O_CLOEXEC);
-	int *slot = &context->slots[args[1].integer];
-
-	if (fd < 0)
-		return errno;
-	if (*slot >= 0)
-		close(*slot);
-	*slot = fd;
-	return 0;
+	return open_into_slot(context, args, 0);
 }
 
 /*

@@ -5,20 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { exitCodeOf, OCI_VERSION, Runtime, StepError, type ContainerSpec, type Plugin } from '../src/index.js';
+import { namespacesPlugin } from '../src/testing/index.js';
 
 // The core with a minimal plugin that creates the namespaces, so that these tests need no
-// other package. Containers run on the host's root in a new mount namespace.
-const namespaces: Plugin = {
-  name: 'test-namespaces',
-  core: '^0.1.0',
-  owns: { namespaces: ['pid', 'mount'] },
-  apply({ hooks }) {
-    hooks.plan.tap((plan) => {
-      plan.namespace('test-namespaces', 'pid');
-      plan.namespace('test-namespaces', 'mount');
-    });
-  },
-};
+// The pid and mount namespaces, so that the containers of these tests need no other plugin.
+const namespaces = namespacesPlugin();
 
 // Serial: the file descriptor count of this process is one of the things checked.
 const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;

@@ -2,23 +2,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, type ContainerSpec, type Plugin } from '@bulkhead/core';
+import { OCI_VERSION, Runtime, type ContainerSpec } from '@bulkhead/core';
 import { cgroupPlugin, cgroupStats, sharesToWeight, type CgroupRecord, type LinuxResources } from '../src/index.js';
 import { V2Driver } from '../src/v2.js';
 import type { CgroupFs } from '../src/fs.js';
+import { namespacesPlugin } from '@bulkhead/core/testing';
 
 // The pid and mount namespaces, so that the containers of these tests need no other plugin.
-const namespaces: Plugin = {
-  name: 'test-namespaces',
-  core: '^0.1.0',
-  owns: { namespaces: ['pid', 'mount'] },
-  apply({ hooks }) {
-    hooks.plan.tap((plan) => {
-      plan.namespace('test-namespaces', 'pid');
-      plan.namespace('test-namespaces', 'mount');
-    });
-  },
-};
+const namespaces = namespacesPlugin();
 
 const spec = (args: string[], resources: LinuxResources = {}, extra: { cgroupns?: boolean } = {}): ContainerSpec => ({
   ociVersion: OCI_VERSION,

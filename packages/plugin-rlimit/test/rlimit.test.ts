@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { describeStep, OCI_VERSION, Runtime, StepError, type ContainerSpec, type Plugin, type Rlimit } from '@bulkhead/core';
+import { describeStep, OCI_VERSION, Runtime, StepError, type ContainerSpec, type Rlimit } from '@bulkhead/core';
 import { PLUGIN_NAME, RLIMIT_RESOURCES, rlimitPlugin } from '../src/index.js';
+import { namespacesPlugin } from '@bulkhead/core/testing';
 
 const spec = (rlimits: Rlimit[], args = ['true']): ContainerSpec => ({
   ociVersion: OCI_VERSION,
@@ -12,17 +13,7 @@ const spec = (rlimits: Rlimit[], args = ['true']): ContainerSpec => ({
 });
 
 // The pid and mount namespaces, so that the containers of these tests need no other plugin.
-const namespaces: Plugin = {
-  name: 'test-namespaces',
-  core: '^0.1.0',
-  owns: { namespaces: ['pid', 'mount'] },
-  apply({ hooks }) {
-    hooks.plan.tap((plan) => {
-      plan.namespace('test-namespaces', 'pid');
-      plan.namespace('test-namespaces', 'mount');
-    });
-  },
-};
+const namespaces = namespacesPlugin();
 
 const runtime = (stateRoot?: string) => new Runtime(stateRoot === undefined ? {} : { stateRoot }).use(namespaces).use(rlimitPlugin());
 

@@ -1,1 +1,2 @@
 export { RecordingSyscalls, type RecordedCall } from './fake-syscalls.js';
+export { namespacesPlugin } from './namespaces-plugin.js';
