@@ -1,5 +1,6 @@
 import { Runtime, type Logger } from '@bulkhead/core';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
+import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
@@ -25,5 +26,6 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(utsPlugin())
     .use(ipcPlugin())
     .use(cgroupPlugin())
-    .use(rlimitPlugin());
+    .use(rlimitPlugin())
+    .use(hooksPlugin());
 }

@@ -12,8 +12,8 @@ export interface LogFlags {
  * Creates the pino logger the global flags ask for. pino is loaded only when logging is on, so a
  * plain `bulkhead run` pays nothing for it.
  */
-export async function createLogger(flags: LogFlags): Promise<Logger | undefined> {
-  if (!flags.debug && flags.log === undefined) return undefined;
+export async function createLogger(flags: LogFlags): Promise<Logger> {
+  if (!flags.debug && flags.log === undefined) return stderrWarnings;
   const { pino } = await import('pino');
   const sink = flags.log === undefined ? process.stderr : openLogFile(flags.log);
   const destination = flags.format === 'json' ? sink : { write: (line: string) => sink.write(formatText(line)) };
@@ -28,6 +28,18 @@ function openLogFile(path: string): NodeJS.WritableStream {
     throw usageError(`open log file ${path} given by --log: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
+
+/**
+ * The logger without --debug or --log: warnings and errors as one line each on stderr, the rest
+ * dropped, without loading pino.
+ */
+const stderrWarnings: Logger = {
+  debug() {},
+  info() {},
+  warn: (_fields, message) => void process.stderr.write(`bulkhead: warning: ${message}\n`),
+  error: (_fields, message) => void process.stderr.write(`bulkhead: error: ${message}\n`),
+  child: () => stderrWarnings,
+};
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 

@@ -75,8 +75,7 @@ async function parseGlobals(argv: readonly string[]): Promise<{ globals: GlobalF
     else if (name === 'log-format') log.format = parseLogFormat(value);
     else throw usageError(`unknown global flag --${name}`);
   }
-  const logger = await createLogger(log);
-  if (logger !== undefined) runtime.logger = logger;
+  runtime.logger = await createLogger(log);
   return { globals: { runtime, debug: log.debug }, rest: argv.slice(i) };
 }
 

@@ -1,8 +1,9 @@
 import type { StdioOptions } from 'node:child_process';
 import { ContainerStateError, ErrorCode } from './errors.js';
+import type { Container } from './container.js';
 import { ExecutorLink } from './executor.js';
 import { PROC_NS_NAMES } from './namespaces.js';
-import type { ExitStatus } from './native/syscalls.js';
+import type { ExitStatus, Syscalls } from './native/syscalls.js';
 import { encodePlan } from './plan/encode.js';
 import { Plan } from './plan/plan.js';
 import { addProcessSteps } from './process.js';
@@ -28,40 +29,82 @@ export interface ExecOptions {
 export async function execInContainer(context: StoreContext, id: string, process: Process, options: ExecOptions = {}): Promise<ExitStatus | undefined> {
   const container = loadContainer(context, id);
   if (container.status !== 'running') throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot exec in container ${id}: it is ${container.status}, not running`);
-  const plan = new Plan();
-  for (const ns of container.spec.linux?.namespaces ?? []) plan.namespace('core', ns.type, `/proc/${container.pid}/ns/${PROC_NS_NAMES[ns.type]}`);
+  const plan = joinPlan(container);
   context.hooks.planExec.call(plan, container, process);
   addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: false, execFifo: undefined });
+  return runJoined(context.syscalls, plan, { ...options, onAttach: (pid) => context.hooks.execAttach.promise(container, pid) });
+}
 
+/** Returns a plan that joins every namespace of the container's init, user first and mount last. */
+function joinPlan(container: Container): Plan {
+  const plan = new Plan();
+  for (const ns of container.spec.linux?.namespaces ?? []) plan.namespace('core', ns.type, `/proc/${container.pid}/ns/${PROC_NS_NAMES[ns.type]}`);
+  return plan;
+}
+
+/**
+ * Runs a program in the namespaces of a container's init, such as an OCI hook that the
+ * runtime-spec runs in the container's namespaces. `input` is written to its stdin; a program
+ * still running after `timeoutMs` is killed with SIGKILL. Resolves with its exit status.
+ */
+export async function runInNamespaces(container: Container, process: Process, options: { input?: string; timeoutMs?: number } = {}): Promise<ExitStatus> {
+  const plan = joinPlan(container);
+  addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: true, execFifo: undefined });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const status = await runJoined(container.syscalls, plan, {
+      stdio: ['pipe', 'inherit', 'inherit'],
+      onLink: (link) => link.process.stdin?.end(options.input ?? ''),
+      onStart: (pidfd) => {
+        if (options.timeoutMs !== undefined) timer = setTimeout(() => killQuietly(container.syscalls, pidfd), options.timeoutMs);
+      },
+    });
+    return status!;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface RunOptions extends ExecOptions {
+  onLink?: (link: ExecutorLink) => void;
+  onAttach?: (pid: number) => Promise<void>;
+}
+
+/** Spawns the executor with a plan, takes it through both barriers and waits for its process. */
+async function runJoined(syscalls: Syscalls, plan: Plan, options: RunOptions): Promise<ExitStatus | undefined> {
   const steps = plan.steps();
   const link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
+  options.onLink?.(link);
   let pidfd: number | undefined;
   try {
     const message = await link.next();
-    if (message.type !== 'pid') throw unexpected(link, message, 'the exec process pid', steps);
-    pidfd = context.syscalls.pidfdOpen(message.pid);
+    if (message.type !== 'pid') throw unexpected(link, message, 'the new process pid', steps);
+    pidfd = syscalls.pidfdOpen(message.pid);
     await expectBarrier(link, 'attach', steps);
-    await context.hooks.execAttach.promise(container, message.pid);
+    await options.onAttach?.(message.pid);
     link.release('attach');
     await expectBarrier(link, 'start', steps);
     link.release('start');
     const done = await link.next();
     if (done.type !== 'eof') throw unexpected(link, done, 'execve', steps);
     options.onStart?.(pidfd, message.pid);
-    return options.detach === true ? undefined : await context.syscalls.waitid(pidfd);
+    return options.detach === true ? undefined : await syscalls.waitid(pidfd);
   } catch (error) {
     if (pidfd !== undefined) {
-      try {
-        context.syscalls.pidfdSendSignal(pidfd, 9);
-      } catch {
-        // Already exited.
-      }
-      await context.syscalls.waitid(pidfd).catch(() => undefined);
+      killQuietly(syscalls, pidfd);
+      await syscalls.waitid(pidfd).catch(() => undefined);
     }
     throw error;
   } finally {
     link.close();
-    if (pidfd !== undefined) context.syscalls.close(pidfd);
+    if (pidfd !== undefined) syscalls.close(pidfd);
   }
 }
 
+function killQuietly(syscalls: Syscalls, pidfd: number): void {
+  try {
+    syscalls.pidfdSendSignal(pidfd, 9);
+  } catch {
+    // Already exited.
+  }
+}

@@ -31,7 +31,7 @@ export async function featuresCommand(argv: readonly string[], _globals: GlobalF
   const document = {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS.filter((option) => parseMountOptions([option]).unsupported.length === 0),
     linux: {
       namespaces: ['pid', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
