@@ -37,7 +37,9 @@ delete CHILD_ENV.NODE_EXTRA_CA_CERTS;
 // the container has exited. Throw to skip the warm case with that message.
 async function createWarmRunner(rootfs) {
   const { createRuntime, defaultSpec } = await import('@bulkhead/cli');
-  const runtime = createRuntime({ stateRoot: fs.mkdtempSync(path.join(os.tmpdir(), 'bulkhead-bench-state-')) });
+  const stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bulkhead-bench-state-'));
+  process.once('exit', () => fs.rmSync(stateRoot, { recursive: true, force: true }));
+  const runtime = createRuntime({ stateRoot });
   const spec = defaultSpec({ rootfs, args: ['/bin/true'] });
   return async () => {
     const status = await runtime.run(spec, { stdio: 'ignore' });
