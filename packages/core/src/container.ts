@@ -21,8 +21,8 @@ export class Container {
   private readonly records = new Map<string, Record<string, unknown>>();
   /**
    * Writes state.json now, records included. A prepare tap calls it after recording a host-side
-   * change and before making it, so that a create killed in between still tells `delete` what
-   * to remove.
+   * change and before making it, so that `delete` can still find what a
+   * create killed in between had made.
    */
   saveState: () => Promise<void> = async () => {};
 

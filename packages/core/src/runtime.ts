@@ -147,7 +147,7 @@ export class Runtime {
       await writeState(container);
       await this.hooks.created.promise(container);
       if (options.detach === true) {
-        // From here the exec FIFO holds the container, and the sync socket is no longer needed.
+        // From here the container waits on the exec FIFO, and the sync socket is no longer needed.
         link.release('start');
         link.close();
       }
@@ -179,7 +179,7 @@ export class Runtime {
     await withLock(this.syscalls, this.stateRoot, id, () => startStored(this.store(), id));
   }
 
-  /** The runtime-spec State of a container, with its status as of now. */
+  /** Returns the runtime-spec State of a container, with its status as of now. */
   state(id: string): ContainerState & { created: string } {
     return storedState(this.store(), id);
   }
@@ -209,7 +209,7 @@ export class Runtime {
     }
   }
 
-  /** The states of every container under the state root. */
+  /** Returns the states of every container under the state root. */
   async list(): Promise<(ContainerState & { created: string })[]> {
     return readStates(this.store(), await listIds(this.stateRoot));
   }
@@ -220,7 +220,7 @@ export class Runtime {
     return execInContainer(this.store(), id, process, options);
   }
 
-  /** The spec a stored container was created from. */
+  /** Returns the spec a stored container was created from. */
   config(id: string): ContainerSpec {
     return loadContainer(this.store(), id).spec;
   }

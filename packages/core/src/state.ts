@@ -24,7 +24,7 @@ export interface StateDocument extends ContainerState {
   created: string;
   /**
    * Start time of the container process in clock ticks after boot (/proc/PID/stat field 22). It
-   * tells the container's process from a later process that reuses its pid.
+   * distinguishes the container's process from a later process that reuses its pid.
    */
   startTime?: number;
   /** The spec the container was created from. */

@@ -59,9 +59,9 @@ export async function startStored(context: StoreContext, id: string): Promise<Co
 
 /**
  * Opens the FIFO without blocking and waits for the byte the container writes once it has
- * opened its end. O_RDWR never blocks on a FIFO and counts as a reader, so the container's
- * open for writing completes; O_NONBLOCK keeps a container that died meanwhile from hanging
- * `start` in a read.
+ * opened its end. On Linux an O_RDWR open of a FIFO never blocks and counts as a reader (fifo(7)),
+ * so the container's open for writing completes. O_NONBLOCK keeps a container that died
+ * meanwhile from hanging `start` in a read.
  */
 async function releaseFifo(container: Container): Promise<void> {
   const path = join(container.stateDir, EXEC_FIFO);

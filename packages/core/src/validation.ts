@@ -3,7 +3,7 @@ import type { SpecProblem } from './errors.js';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import type { ContainerSpec } from './spec.js';
 
-/** What a validate tap receives: the spec, and a place to report problems and warnings. */
+/** Argument of a validate tap: the spec, and a place to report problems and warnings. */
 export class ValidationContext {
   readonly problems: SpecProblem[] = [];
   readonly warnings: SpecProblem[] = [];

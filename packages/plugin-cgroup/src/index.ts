@@ -40,17 +40,17 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
       hooks.attach.tap((container) => drivers.get(container)!.enter(container.pid!));
       // A process exec'd into the container joins its cgroup, from the record of whichever process created it.
       hooks.execAttach.tap((container, pid) => {
-        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        const record = cgroupRecord(container);
         if (record !== undefined) openDriver(fs, record).enter(pid);
       });
       hooks.freeze.tapPromise(async (container, frozen) => {
-        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        const record = cgroupRecord(container);
         if (record === undefined) throw new Error(`container ${container.id} has no cgroup to freeze`);
         await openDriver(fs, record).freeze(frozen);
       });
       // A container created by another process (bulkhead create) is deleted from its record.
       hooks.cleanup.tapPromise(async (container) => {
-        const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+        const record = cgroupRecord(container);
         if (record !== undefined) await openDriver(fs, record).destroy();
       });
     },
@@ -113,9 +113,14 @@ export function openDriver(fs: CgroupFs, record: CgroupRecord): CgroupDriver {
   return record.version === 'v1' ? new V1Driver(fs, record) : new V2Driver(fs, record);
 }
 
+/** Returns the cgroup record that prepare saved for the container, from whichever process created it. */
+function cgroupRecord(container: Container): CgroupRecord | undefined {
+  return container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+}
+
 /** Returns the cpu, memory, pids and io figures of a container's cgroup, with the kernel's enforcement counters. */
 export function cgroupStats(container: Container, options: CgroupPluginOptions = {}): CgroupStats {
-  const record = container.record(PLUGIN_NAME)['cgroup'] as CgroupRecord | undefined;
+  const record = cgroupRecord(container);
   if (record === undefined) throw new Error(`stats of container ${container.id}: it has no cgroup (was it created with ${PLUGIN_NAME}?)`);
   return openDriver(options.fs ?? nodeCgroupFs, record).stats();
 }
