@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,14 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 }
 
 /** A temporary directory, removed when the test process exits. */
+/**
+ * A container id unique to this test process. Cgroup paths are global to the host, so two test
+ * runs (or a run and a leftover) must never share an id.
+ */
+export function uniqueId(name: string): string {
+  return `${name}-${process.pid}`;
+}
+
 export function temporaryDir(prefix: string): string {
   const path = mkdtempSync(join(tmpdir(), prefix));
   process.once('exit', () => rmSync(path, { recursive: true, force: true }));
@@ -63,4 +71,26 @@ export function hostMounts(): string[] {
 
 export function listDir(path: string): string[] {
   return readdirSync(path);
+}
+
+/** Directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
+export function leftoverCgroups(id: string): string[] {
+  const found: string[] = [];
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const base = `/sys/fs/cgroup/${hierarchy}`;
+    for (const candidate of [`${base}/bulkhead/${id}`, ...ownCgroupParents(base).map((parent) => `${parent}/bulkhead/${id}`)]) {
+      if (existsSync(candidate)) found.push(candidate);
+    }
+  }
+  return found;
+}
+
+function ownCgroupParents(base: string): string[] {
+  try {
+    return readdirSync(base, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .flatMap((entry) => readdirSync(`${base}/${entry.name}`, { withFileTypes: true }).filter((inner) => inner.isDirectory()).map((inner) => `${base}/${entry.name}/${inner.name}`));
+  } catch {
+    return [];
+  }
 }

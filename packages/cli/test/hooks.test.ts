@@ -1,6 +1,11 @@
 import { cpSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bulkhead, fixtures, listDir, rootTest, stateRoot, temporaryDir } from './helpers.js';
+import { bulkhead, fixtures, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+
+const ID_HOOKED = uniqueId('hooked');
+const ID_BROKEN = uniqueId('broken');
+const ID_SLOW = uniqueId('slow');
+const ID_WARNED = uniqueId('warned');
 
 /** A bundle whose hooks all run one script that appends its hook point, the state's status and its uts namespace to a log. */
 async function hookBundle(hooks: (script: string) => Record<string, unknown>): Promise<{ dir: string; hostLog: string; containerLog: string }> {
@@ -30,7 +35,7 @@ rootTest('hooks run at their points with the status the runtime-spec says', asyn
     poststop: at(script, 'poststop'),
   }));
   const root = stateRoot();
-  const result = await bulkhead(['--root', root, 'run', '--bundle', dir, 'hooked']);
+  const result = await bulkhead(['--root', root, 'run', '--bundle', dir, ID_HOOKED]);
   t.is(result.code, 0, result.stderr);
   const hostNs = readlinkSync('/proc/self/ns/uts');
   const lines = readFileSync(hostLog, 'utf8').trim().split('\n').map((line) => line.split(' '));
@@ -47,7 +52,7 @@ rootTest('hooks run at their points with the status the runtime-spec says', asyn
 rootTest('failing createRuntime hook aborts create naming the hook', async (t) => {
   const { dir } = await hookBundle(() => ({ createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }));
   const root = stateRoot();
-  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, 'broken']);
+  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, ID_BROKEN]);
   t.is(result.code, 1);
   t.is(result.stderr, 'bulkhead: createRuntime hook of plugin @bulkhead/plugin-hooks: createRuntime hook 0 (/bin/sh) failed with exit status 3\n');
   t.deepEqual(listDir(root), []);
@@ -56,14 +61,14 @@ rootTest('failing createRuntime hook aborts create naming the hook', async (t) =
 rootTest('hook past its timeout is killed and named', async (t) => {
   const { dir } = await hookBundle(() => ({ createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] }));
   const root = stateRoot();
-  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, 'slow']);
+  const result = await bulkhead(['--root', root, 'create', '--bundle', dir, ID_SLOW]);
   t.regex(result.stderr, /createRuntime hook 0 \(\/bin\/sleep\) timed out after 1 s/);
   t.deepEqual(listDir(root), []);
 });
 
 rootTest('failing poststart hook only warns', async (t) => {
   const { dir } = await hookBundle(() => ({ poststart: [{ path: '/bin/false' }] }));
-  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, 'warned']);
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, ID_WARNED]);
   t.is(result.code, 0, result.stderr);
   t.is(result.stderr, 'bulkhead: warning: poststart hook 0 (/bin/false) failed with exit status 1\n');
 });

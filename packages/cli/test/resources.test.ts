@@ -1,35 +1,15 @@
-import { existsSync, readdirSync } from 'node:fs';
 import test from 'ava';
-import { bulkhead, fixtures, rootTest, stateRoot, temporaryDir } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
-/** Directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
-function leftoverCgroups(id: string): string[] {
-  const found: string[] = [];
-  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    const base = `/sys/fs/cgroup/${hierarchy}`;
-    for (const candidate of [`${base}/bulkhead/${id}`, ...ownCgroupParents(base).map((parent) => `${parent}/bulkhead/${id}`)]) {
-      if (existsSync(candidate)) found.push(candidate);
-    }
-  }
-  return found;
-}
-
-function ownCgroupParents(base: string): string[] {
-  try {
-    return readdirSync(base, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .flatMap((entry) => readdirSync(`${base}/${entry.name}`, { withFileTypes: true }).filter((inner) => inner.isDirectory()).map((inner) => `${base}/${entry.name}/${inner.name}`));
-  } catch {
-    return [];
-  }
-}
+const ID_CG1 = uniqueId('cg1');
+const ID_OOM_TEST = uniqueId('oom-test');
 
 rootTest('memory hog is OOM-killed at --memory', async (t) => {
   const { busybox } = await fixtures();
-  const result = await bulkhead(['run', '--id', 'oom-test', '--rootfs', busybox, '--memory', '64M', '--', 'sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived']);
+  const result = await bulkhead(['run', '--id', ID_OOM_TEST, '--rootfs', busybox, '--memory', '64M', '--', 'sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived']);
   t.is(result.code, 137);
   t.false(result.stdout.includes('survived'));
-  t.deepEqual(leftoverCgroups('oom-test'), []);
+  t.deepEqual(leftoverCgroups(ID_OOM_TEST), []);
 });
 
 rootTest('fork loop stops at --pids-limit', async (t) => {
@@ -65,10 +45,10 @@ rootTest('created container cgroup is removed by delete from another process', a
   config.root.path = busybox;
   config.linux.resources = { pids: { limit: 20 } };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, 'cg1'])).code, 0);
-  t.true(leftoverCgroups('cg1').length > 0, 'cgroup exists while created');
-  t.is((await bulkhead(['--root', root, 'delete', 'cg1'])).code, 0);
-  t.deepEqual(leftoverCgroups('cg1'), []);
+  t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, ID_CG1])).code, 0);
+  t.true(leftoverCgroups(ID_CG1).length > 0, 'cgroup exists while created');
+  t.is((await bulkhead(['--root', root, 'delete', ID_CG1])).code, 0);
+  t.deepEqual(leftoverCgroups(ID_CG1), []);
 });
 
 test('invalid resource flags are usage errors', async (t) => {

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot } from './helpers.js';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, uniqueId } from './helpers.js';
+
+const ID_ORPHANED = uniqueId('orphaned');
 
 rootTest('command is PID 1 in the busybox root', async (t) => {
   const { busybox } = await fixtures();
@@ -130,7 +132,7 @@ rootTest('container dies when bulkhead is killed', async (t) => {
   const { spawn } = await import('node:child_process');
   const { BULKHEAD } = await import('./helpers.js');
   const root = stateRoot();
-  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--id', 'orphaned', '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--id', ID_ORPHANED, '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   const container = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
   t.truthy(container, 'the container process is a child of bulkhead');
@@ -138,7 +140,7 @@ rootTest('container dies when bulkhead is killed', async (t) => {
   await new Promise((resolve) => child.on('close', resolve));
   t.true(await gone(container!), 'container process exited');
   // What a killed bulkhead could not undo, delete --force removes from the container's record.
-  t.is((await bulkhead(['--root', root, 'delete', '--force', 'orphaned'])).code, 0);
+  t.is((await bulkhead(['--root', root, 'delete', '--force', ID_ORPHANED])).code, 0);
   t.deepEqual(listDir(root), []);
 });
 

@@ -66,17 +66,25 @@ export interface CgroupDriver {
   destroy(): Promise<void>;
 }
 
-/** Like mkdir -p from the mountpoint down; calls `beforeChild` on each parent first and `created` on each new directory. */
+/**
+ * Like mkdir -p from the mountpoint down; calls `beforeChild` on each parent first and `created`
+ * on each new directory. The last directory is the container's own: finding it there already
+ * means another container made it since the plugin checked, and sharing it would let either
+ * container's delete kill the other's processes, so that is an EEXIST error.
+ */
 export function makeDirectories(fs: CgroupFs, mountpoint: string, directory: string, hooks: { beforeChild?(parent: string): void; created?(dir: string): void } = {}): void {
   let current = mountpoint;
   for (const part of posix.relative(mountpoint, directory).split('/').filter((p) => p !== '')) {
     hooks.beforeChild?.(current);
     const child = posix.join(current, part);
+    let made: boolean;
     try {
-      if (fs.mkdir(child)) hooks.created?.(child);
+      made = fs.mkdir(child);
     } catch (error) {
       throw new Error(`mkdir ${child}: ${errorCode(error)}`, { cause: error });
     }
+    if (made) hooks.created?.(child);
+    else if (child === directory) throw new Error(`mkdir ${child}: EEXIST: another container created this cgroup at the same time`);
     current = child;
   }
 }
@@ -96,11 +104,22 @@ const REMOVE_INTERVAL_MS = 20;
  */
 export async function removeDirectories(fs: CgroupFs, record: CgroupRecord, kill: (pid: number) => void): Promise<void> {
   const leaves = new Set(Object.values(record.directories));
-  for (const directory of [...record.created].reverse()) {
+  for (const directory of removalOrder(record, leaves)) {
     if (!fs.exists(directory)) continue;
     if (leaves.has(directory)) await removeLeaf(fs, directory, kill);
     else removeParent(fs, directory);
   }
+}
+
+/**
+ * The container's own directories first, then the parents it created, deepest first. The own
+ * directories count even when `created` does not list them: the record is saved before mkdir,
+ * and a create killed between mkdir and the next save leaves them unlisted. They are the
+ * container's all the same, because creating them is exclusive.
+ */
+function removalOrder(record: CgroupRecord, leaves: Set<string>): string[] {
+  const unlisted = [...leaves].filter((leaf) => !record.created.includes(leaf));
+  return [...unlisted, ...[...record.created].reverse()];
 }
 
 async function removeLeaf(fs: CgroupFs, directory: string, kill: (pid: number) => void): Promise<void> {

@@ -141,6 +141,23 @@ test('v2 driver destroy removes only what it created', async (t) => {
   t.true(fs.exists('/cg'));
 });
 
+test('destroy removes the container cgroup even when the record was saved before mkdir', async (t) => {
+  // A create killed between mkdir and saving `created` leaves a record that lists nothing.
+  const { fs, driver } = v2Driver();
+  const saved: CgroupRecord = structuredClone(driver.record);
+  driver.create();
+  await new V2Driver(fs, saved, () => undefined).destroy();
+  t.false(fs.exists('/cg/bulkhead/c1'));
+  t.true(fs.exists('/cg/bulkhead'), 'a parent it cannot prove it made is left alone');
+});
+
+test('create refuses a container cgroup that appeared after the check', (t) => {
+  const { fs, driver } = v2Driver();
+  fs.mkdir('/cg/bulkhead');
+  fs.mkdir('/cg/bulkhead/c1');
+  t.throws(() => driver.create(), { message: /^mkdir \/cg\/bulkhead\/c1: EEXIST/ });
+});
+
 test('v2 stats parse the kernel counters', (t) => {
   const { fs, driver } = v2Driver();
   driver.create();
