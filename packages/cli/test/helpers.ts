@@ -20,7 +20,7 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 
 /** A temporary directory, removed when the test process exits. */
 /**
- * A container id unique to this test process. Cgroup paths are global to the host, so two test
+ * Returns a container id unique to this test process. Cgroup paths are global to the host, so two test
  * runs (or a run and a leftover) must never share an id.
  */
 export function uniqueId(name: string): string {
@@ -73,7 +73,7 @@ export function listDir(path: string): string[] {
   return readdirSync(path);
 }
 
-/** Directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
+/** Lists directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
 export function leftoverCgroups(id: string): string[] {
   const found: string[] = [];
   for (const hierarchy of readdirSync('/sys/fs/cgroup')) {

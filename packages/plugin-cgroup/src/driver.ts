@@ -77,13 +77,13 @@ export function makeDirectories(fs: CgroupFs, mountpoint: string, directory: str
   for (const part of posix.relative(mountpoint, directory).split('/').filter((p) => p !== '')) {
     hooks.beforeChild?.(current);
     const child = posix.join(current, part);
-    let made: boolean;
+    let created: boolean;
     try {
-      made = fs.mkdir(child);
+      created = fs.mkdir(child);
     } catch (error) {
       throw new Error(`mkdir ${child}: ${errorCode(error)}`, { cause: error });
     }
-    if (made) hooks.created?.(child);
+    if (created) hooks.created?.(child);
     else if (child === directory) throw new Error(`mkdir ${child}: EEXIST: another container created this cgroup at the same time`);
     current = child;
   }
@@ -112,7 +112,7 @@ export async function removeDirectories(fs: CgroupFs, record: CgroupRecord, kill
 }
 
 /**
- * The container's own directories first, then the parents it created, deepest first. The own
+ * Lists the container's own directories first, then the parents it created, deepest first. The own
  * directories count even when `created` does not list them: the record is saved before mkdir,
  * and a create killed between mkdir and the next save leaves them unlisted. They are the
  * container's all the same, because creating them is exclusive.
