@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, fixtures, leftoverCgroups, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, listDir, rootTest, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
 
 const ID_C1 = uniqueId('c1');
 const ID_C2 = uniqueId('c2');
@@ -279,11 +279,3 @@ test('features describes the runtime and the kernel', async (t) => {
   t.true(features['org.bulkhead.kernel'].syscalls.pidfd_open);
   t.true(['v1', 'v2', 'hybrid', 'none'].includes(features['org.bulkhead.kernel'].cgroup.mode));
 });
-
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('condition not met within 5 s');
-}
