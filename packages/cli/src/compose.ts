@@ -5,6 +5,7 @@ import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -30,5 +31,6 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(ipcPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
+    .use(sysctlPlugin())
     .use(hooksPlugin());
 }

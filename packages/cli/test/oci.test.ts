@@ -141,6 +141,25 @@ rootTest('delete --force cleans up after a create that was killed', async (t) =>
   t.deepEqual(leftoverCgroups(ID_KILLED), []);
 });
 
+rootTest('namespaced sysctls reach the container and not the host', async (t) => {
+  const hostValue = readFileSync('/proc/sys/kernel/shmmni', 'utf8');
+  const dir = await bundle((c) => {
+    c.process.args = ['cat', '/proc/sys/kernel/shmmni'];
+    c.linux.sysctl = { 'kernel.shmmni': '1234' };
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('sysctl')]);
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stdout, '1234\n');
+  t.is(readFileSync('/proc/sys/kernel/shmmni', 'utf8'), hostValue);
+});
+
+rootTest('a host-wide sysctl is rejected naming it', async (t) => {
+  const dir = await bundle((c) => (c.linux.sysctl = { 'kernel.panic': '1' }));
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('sysctl-host')]);
+  t.is(result.code, 1);
+  t.is(result.stderr, 'bulkhead: linux.sysctl.kernel.panic: is not kept per namespace by the kernel, so setting it would change the host\n');
+});
+
 rootTest('list shows containers as a table and as JSON', async (t) => {
   const dir = await bundle();
   const root = stateRoot();
