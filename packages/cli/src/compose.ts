@@ -5,6 +5,7 @@ import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { seccompPlugin } from '@bulkhead/plugin-seccomp';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -27,5 +28,6 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(ipcPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
+    .use(seccompPlugin())
     .use(hooksPlugin());
 }
