@@ -135,6 +135,17 @@ function sockaddrUn(path: string): Buffer {
   return address;
 }
 
+/** Copies bytes into C memory for the duration of `use`, which gets a pointer to them. */
+function withBytes<T>(bytes: Buffer, use: (memory: JsExternal) => T): T {
+  const memory = allocate(Math.max(bytes.length, 1));
+  try {
+    bytes.copy(binding().createExternalBuffer(memory, bytes.length));
+    return use(memory);
+  } finally {
+    release(memory);
+  }
+}
+
 /** The address of memory from `allocate`, through memcpy's return value (its first argument). */
 function addressOf(memory: JsExternal): bigint {
   return load<bigint>({ library: LIBRARY, funcName: 'memcpy', retType: types().BigInt, paramsType: [types().External, types().External, types().U64], paramsValue: [memory, memory, 0] });
@@ -250,9 +261,10 @@ export const libc: Syscalls = {
   sendFd(path, payload, fd) {
     const socket = call('socket', [int(AF_UNIX), int(SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), int(0)], path);
     try {
-      call('connect', [int(socket), { type: types().U8Array, value: sockaddrUn(path) }, int(SOCKADDR_UN_SIZE)], path);
+      withBytes(sockaddrUn(path), (address) => call('connect', [int(socket), pointer(address), int(SOCKADDR_UN_SIZE)], path));
       const sent = sendWithFd(socket, payload, fd, path);
-      if (sent < payload.length) call('send', [int(socket), { type: types().U8Array, value: payload.subarray(sent) }, u64(payload.length - sent), int(MSG_NOSIGNAL)], path);
+      const rest = payload.subarray(sent);
+      if (rest.length > 0) withBytes(rest, (bytes) => call('send', [int(socket), pointer(bytes), u64(rest.length), int(MSG_NOSIGNAL)], path));
     } finally {
       libc.close(socket);
     }
