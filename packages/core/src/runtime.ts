@@ -19,6 +19,7 @@ import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
 import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
+import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
@@ -142,7 +143,7 @@ export class Runtime {
       link.release('attach');
 
       // Every step but exec.
-      await expectBarrier(link, 'start', steps);
+      await expectBarrier(link, 'start', steps, (fd) => takeListener(this.hooks, container, container.pid!, container.pidfd!, fd));
       container.status = 'created';
       await writeState(container);
       await this.hooks.created.promise(container);
