@@ -68,11 +68,10 @@ export class PressureController extends EventEmitter<{ adjust: [AdjustEvent]; er
     this.available = this.unavailableReason === undefined;
   }
 
-  /** Starts sampling every `interval`; does nothing when PSI is unavailable. */
+  /** Starts sampling every `interval`; does nothing when PSI is unavailable. The timer keeps Node running until `stop`. */
   start(): this {
     if (!this.available || this.timer !== undefined) return this;
     this.timer = setInterval(() => this.sample(), this.options.interval ?? 2000);
-    this.timer.unref();
     return this;
   }
 
