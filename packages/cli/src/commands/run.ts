@@ -10,7 +10,7 @@ import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
 import { applyResourceFlags } from '../resources.js';
 import type { GlobalFlags } from '../main.js';
-import { ADJUST_ANNOTATION, adjustOptionsOf, startAdjust } from '../adjust.js';
+import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '../adjust.js';
 
 /** Signals that `run` passes on to the container process. */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -59,7 +59,11 @@ export function specFromFlags(flags: ContainerFlags) {
   });
   applyResourceFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
-  if (flags.adjust.length > 0) spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
+  if (flags.adjust.length > 0) {
+    // Parsed here as well, so that an error names the flag rather than the annotation it becomes.
+    parseAdjust('--adjust', flags.adjust.join(','));
+    spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
+  }
   return spec;
 }
 
