@@ -3,7 +3,7 @@ import type { ContainerHandle, ContainerSpec } from '@bulkhead/core';
 import { parseBytes } from './resources.js';
 import { usageError } from './usage.js';
 
-/** The annotation that asks `bulkhead run` for pressure-driven adjustment; --adjust sets it. */
+/** The annotation that turns on pressure-driven adjustment in `bulkhead run`. The --adjust flag sets it. */
 export const ADJUST_ANNOTATION = 'org.bulkhead.adjust';
 
 /**
@@ -45,7 +45,7 @@ export function adjustOptionsOf(spec: ContainerSpec): AdjustOptions | undefined 
 
 /**
  * Starts pressure-driven adjustment for a running container and prints each change as an audit
- * line on stderr. Where the kernel has no PSI it says so once and stays off. Returns the stop function.
+ * line on stderr. Where the kernel has no PSI it prints a warning once and stays off. Returns the stop function.
  */
 export function startAdjust(handle: ContainerHandle, options: AdjustOptions): () => void {
   const controller = adjustResources(handle.container, options);

@@ -221,7 +221,7 @@ export class Runtime {
   }
 
   /**
-   * Changes the resource limits of a created, running or paused container. `resources` holds the
+   * Changes the resource limits of a created, running or paused container. `resources` contains the
    * linux.resources fields to change: they are merged into the stored spec (objects field by
    * field, lists replaced whole), the result is validated as create validates a spec, the update
    * taps apply the change, and the merged spec is saved.

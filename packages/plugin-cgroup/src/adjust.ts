@@ -43,7 +43,7 @@ const MEMORY_STEP = 0.05;
  * Raises and lowers a container's CPU quota and memory limit from pressure stall information,
  * within the bounds given. Emits 'adjust' with an AdjustEvent for every change and 'error' when a
  * sample or a write fails (the controller keeps running). Where the kernel has no PSI
- * (before Linux 4.20, or booted with psi=0), `available` is false, `unavailableReason` says why,
+ * (before Linux 4.20, or booted with psi=0), `available` is false, `unavailableReason` gives the reason,
  * and `start` does nothing.
  */
 export class PressureController extends EventEmitter<{ adjust: [AdjustEvent]; error: [Error] }> {

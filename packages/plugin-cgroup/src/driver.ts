@@ -155,7 +155,7 @@ function removeParent(fs: CgroupFs, directory: string): void {
   }
 }
 
-/** Tells whether any of the directories holds a process; a missing directory holds none. */
+/** Tells whether any of the directories contains a process. A missing directory contains none. */
 export function anyMembers(fs: CgroupFs, directories: Iterable<string>): boolean {
   for (const directory of directories) {
     try {

@@ -6,7 +6,7 @@ import { errorCode, writeFile, type CgroupFs } from './fs.js';
 
 /** Kernel notifications that a container's counters changed; `close` ends them and releases their descriptors. */
 export interface Notifier {
-  /** What the kernel notifies about, such as "inotify memory.events" or "eventfd memory.oom_control". */
+  /** Notification sources, such as "inotify memory.events" or "eventfd memory.oom_control". */
   readonly sources: string[];
   close(): Promise<void>;
 }
@@ -17,9 +17,9 @@ const V2_WATCHED = ['memory.events', 'pids.events', 'cgroup.events'];
 /**
  * Opens the notifications this host's kernel offers for the container's cgroup and calls
  * `changed` on each. On v2 inotify reports changes of memory.events, pids.events and
- * cgroup.events. On v1 only the OOM notification exists (an eventfd registered in
- * cgroup.event_control); v1's pids.events and memory.failcnt change without any notification,
- * so the caller must also poll.
+ * cgroup.events. On v1 only the OOM notification exists, an eventfd registered in
+ * cgroup.event_control. v1's pids.events and memory.failcnt change without any notification, so
+ * the caller must also poll.
  */
 export function openNotifier(fs: CgroupFs, syscalls: Syscalls, record: CgroupRecord, changed: () => void): Notifier {
   if (record.version === 'v2') return watchFiles(fs, record.directories['unified']!, changed);

@@ -23,7 +23,7 @@ export interface CgroupEventOptions {
  * reporting what the last reading found, or on `close` or the abort signal.
  */
 export class CgroupEventStream implements AsyncIterableIterator<CgroupEvent> {
-  /** What the kernel notifies this stream about; empty when it only polls. */
+  /** Kernel notifications that wake this stream, empty when it only polls. */
   readonly sources: string[];
   private readonly notifier: Notifier;
   private readonly queue: CgroupEvent[] = [];

@@ -2,7 +2,7 @@ import type { Cpu, LinuxResources, Memory } from './resources.js';
 
 /**
  * Completes a change of linux.resources with the stored values that the cgroup files combine:
- * v2's cpu.max holds quota and period together, v2's memory.swap.max is computed from memory.limit
+ * v2's cpu.max contains quota and period together, v2's memory.swap.max is computed from memory.limit
  * and memory.swap, and v1 must order memory.limit_in_bytes against memory.memsw.limit_in_bytes.
  * Without this, changing the quota alone would reset a custom period to the default.
  */

@@ -42,7 +42,7 @@ function record(handle: ContainerHandle): CgroupRecord {
   return handle.container.record('@bulkhead/plugin-cgroup')['cgroup'] as CgroupRecord;
 }
 
-/** The container's directory that holds a controller's files: its v1 hierarchy, or the v2 directory. */
+/** The container's directory that contains a controller's files: its v1 hierarchy, or the v2 directory. */
 function directoryOf(handle: ContainerHandle, controller: string): string {
   const { directories, version } = record(handle);
   if (version === 'v2') return directories['unified']!;

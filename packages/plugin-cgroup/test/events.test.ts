@@ -2,8 +2,9 @@
 import test from 'ava';
 import { Container, silentLogger } from '@bulkhead/core';
 import { RecordingSyscalls } from '@bulkhead/core/testing';
-import { classify, completeChange, decide, DEFAULT_POLICY, enforcementEvents, parsePressure, readCounters, toRuncStats, PressureController, type Verdict, type CgroupFs, type CgroupRecord, type CgroupStats } from '../src/index.js';
+import { classify, completeChange, decide, DEFAULT_POLICY, enforcementEvents, parsePressure, readCounters, toRuncStats, PressureController, type Verdict, type CgroupRecord, type CgroupStats } from '../src/index.js';
 import { V1Driver } from '../src/v1.js';
+import { FakeFs } from './fake-fs.js';
 
 const stats = (overrides: { oomKills?: number; high?: number; limitHits?: number; pidsHits?: number; throttled?: number; throttledNs?: number } = {}): CgroupStats => ({
   cpu: { usageNanoseconds: 5, userNanoseconds: 3, systemNanoseconds: 2, periods: 10, throttledPeriods: overrides.throttled ?? 0, throttledNanoseconds: overrides.throttledNs ?? 0 },
@@ -114,30 +115,6 @@ test('quota change keeps the stored period', (t) => {
   t.deepEqual(completeChange({ memory: { limit: 100, swap: 200 } }, { memory: { swap: 300 } }), { memory: { limit: 100, swap: 300 } });
   t.deepEqual(completeChange({ cpu: { quota: 1 } }, { pids: { limit: 3 } }), { pids: { limit: 3 } });
 });
-
-/** Files in a map; every write recorded. */
-class FakeFs implements CgroupFs {
-  readonly writes: [string, string][] = [];
-  constructor(readonly files: Map<string, string>) {}
-  read(path: string): string {
-    const value = this.files.get(path);
-    if (value === undefined) throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
-    return value;
-  }
-  write(path: string, value: string): void {
-    this.writes.push([path, value]);
-    this.files.set(path, value);
-  }
-  exists(path: string): boolean {
-    return this.files.has(path);
-  }
-  mkdir(): boolean {
-    return true;
-  }
-  rmdir(path: string): void {
-    this.files.delete(path);
-  }
-}
 
 const V1_RECORD: CgroupRecord = { version: 'v1', directories: { memory: '/cg/memory/c1' }, mountpoints: { memory: '/cg/memory' }, created: [] };
 

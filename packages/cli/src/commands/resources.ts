@@ -94,7 +94,10 @@ function resourcesFromFlags(values: Record<string, string | undefined>): Record<
     const value = values[name];
     if (value === undefined) continue;
     const flag = `--${name}`;
-    (change[target.section] ??= {})[target.field] = target.text === true ? value : target.bytes === true ? parseBytes(flag, value) : parseInteger(flag, value);
+    const section = (change[target.section] ??= {});
+    if (target.text === true) section[target.field] = value;
+    else if (target.bytes === true) section[target.field] = parseBytes(flag, value);
+    else section[target.field] = parseInteger(flag, value);
   }
   return change;
 }
