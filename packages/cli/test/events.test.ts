@@ -24,6 +24,8 @@ const parseLines = (text: string) => text.trim().split('\n').filter((line) => li
 rootTest('update changes limits that events --stats reports', async (t) => {
   const root = stateRoot();
   const id = uniqueId('update-cli');
+  // Also after a failed assertion: cgroups are global to the host.
+  t.teardown(async () => void (await bulkhead(['--root', root, 'delete', '--force', id])));
   const dir = await bundle(['sleep', '60'], { memory: { limit: 64 * MiB }, pids: { limit: 20 } });
   t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, id])).code, 0);
   t.is((await bulkhead(['--root', root, 'start', id])).code, 0);
@@ -56,6 +58,8 @@ rootTest('update changes limits that events --stats reports', async (t) => {
 rootTest('events reports an OOM kill and ends with the container', async (t) => {
   const root = stateRoot();
   const id = uniqueId('events-oom');
+  // Also after a failed assertion: cgroups are global to the host.
+  t.teardown(async () => void (await bulkhead(['--root', root, 'delete', '--force', id])));
   const dir = await bundle(['sh', '-c', 'sleep 1; x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived'], { memory: { limit: 64 * MiB }, pids: { limit: 32 }, cpu: { quota: 50_000, period: 100_000 } });
   t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, id])).code, 0);
   const events = bulkhead(['--root', root, 'events', '--interval', '300ms', id]);
