@@ -162,6 +162,14 @@ export function createHooks() {
      * | next | none |
      */
     freeze: new AsyncSeriesHook<[Container, boolean]>(['container', 'frozen']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | applies the changed linux.resources fields (the second argument, as given to update) to the kernel, such as through the cgroup driver |
+     * | runs | on update of a created, running or paused container, after the spec with the merged resources passed validation; the runtime then saves the merged spec |
+     * | next | none |
+     */
+    update: new AsyncSeriesHook<[Container, Record<string, unknown>]>(['container', 'resources']),
 
     // The container process has exited.
 

@@ -14,6 +14,8 @@ const WEXITED = 4;
 const WNOHANG = 1;
 const WNOWAIT = 0x1000000;
 const LOCK_EX = 2;
+/** EFD_CLOEXEC, equal to O_CLOEXEC. */
+const EFD_CLOEXEC = 0o2000000;
 /** sizeof(siginfo_t) on Linux. */
 const SIGINFO_SIZE = 128;
 const CLD_EXITED = 1;
@@ -276,6 +278,10 @@ export const libc: Syscalls = {
       if (result.value === 0) return;
       if (result.errno !== EINTR) throw new SyscallError('flock', result.errno);
     }
+  },
+
+  eventfd() {
+    return call('eventfd', [int(0), int(EFD_CLOEXEC)]);
   },
 
   close(fd) {

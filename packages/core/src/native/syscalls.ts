@@ -49,6 +49,8 @@ export interface Syscalls {
   sendFd(path: string, payload: Buffer, fd: number): void;
   /** flock(fd, LOCK_EX), run on a worker thread because it blocks until the lock is free. */
   flockExclusive(fd: number): Promise<void>;
+  /** eventfd(2) with EFD_CLOEXEC: a counter that the kernel signals, such as for a cgroup v1 OOM notification. */
+  eventfd(): number;
 }
 
 export const UMOUNT_FLAGS = Object.freeze({ MNT_FORCE: 1, MNT_DETACH: 2, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });

@@ -94,6 +94,11 @@ export class RecordingSyscalls implements Syscalls {
     this.record('flockExclusive', [fd]);
   }
 
+  eventfd(): number {
+    this.record('eventfd', []);
+    return this.nextFd++;
+  }
+
   private record(name: keyof Syscalls, args: unknown[], path?: string): void {
     this.calls.push({ name, args });
     const errno = this.failures.get(name);
