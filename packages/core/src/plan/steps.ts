@@ -7,9 +7,9 @@ import type { NamespaceType } from '../spec.js';
  * | ---------- | -------- |
  * | filesystem | mount(2) and pivot_root(2) need CAP_SYS_ADMIN in the mount namespace's owner, so they run before the process drops to its user |
  * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
- * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
+ * | limits     | rlimits and the capability bounding set, while still privileged: lowering a hard limit is allowed but raising one later is not, and dropping from the bounding set needs CAP_SETPCAP |
  * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
- * | privileges | capabilities and no_new_privs, after the identity change that would otherwise clear them |
+ * | privileges | capset, ambient capabilities and no_new_privs, after the identity change that would otherwise clear them |
  * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
  * | exec       | execve of the container process, after the start barrier |
  */
@@ -96,7 +96,9 @@ export type Step =
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
-  | { op: 'unshare'; namespaces: NamespaceType[] };
+  | { op: 'unshare'; namespaces: NamespaceType[] }
+  /** Capability sets as masks, bit N for capability N; `names` lists them for messages only. */
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; names?: { effective: string[]; permitted: string[]; inheritable: string[] } };
 
 export type StepOp = Step['op'];
 
