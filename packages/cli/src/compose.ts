@@ -1,4 +1,5 @@
 import { Runtime, type Logger } from '@bulkhead/core';
+import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
@@ -20,7 +21,10 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  // The capabilities plugin comes before the pid plugin: both add steps to the privileges phase,
+  // and the optional init must fork after the container's privileges are set.
   return runtime
+    .use(capabilitiesPlugin())
     .use(pidPlugin({ init: options.init ?? false }))
     .use(mountPlugin())
     .use(utsPlugin())

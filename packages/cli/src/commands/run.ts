@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { exitCodeOf, libc, type ContainerHandle } from '@bulkhead/core';
+import { applyLevel } from '@bulkhead/policy';
 import { parseCommand } from '../args.js';
 import { usageError } from '../usage.js';
 import { readBundle, writePidFileOrDelete } from './lifecycle.js';
@@ -46,7 +47,7 @@ export function specFromFlags(flags: ContainerFlags) {
   });
   applyResourceFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
-  return spec;
+  return flags.level === undefined ? spec : applyLevel(spec, flags.level, { allowPrivileged: flags.allowPrivileged, allowNested: flags.allowNested });
 }
 
 /**
