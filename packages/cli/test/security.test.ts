@@ -44,7 +44,7 @@ const privileged = {
 test('check flags a privileged config', async (t) => {
   const result = await bulkhead(['check', writeJson(privileged)]);
   t.is(result.code, 1);
-  t.regex(result.stdout, /^noPrivileged: process\.capabilities\.bounding: holds every capability: the container is privileged$/m);
+  t.regex(result.stdout, /^noPrivileged: process\.capabilities\.bounding: contains every capability: the container is privileged$/m);
   t.regex(result.stdout, /^forbiddenCapabilities: process\.capabilities\.bounding\[21\]: CAP_SYS_ADMIN is forbidden$/m);
   t.regex(result.stdout, /^namespaces: linux\.namespaces: no pid namespace: the container shares the host's$/m);
   t.regex(result.stdout, /^readonlyRoot: root\.readonly: the root filesystem is writable$/m);

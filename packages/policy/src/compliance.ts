@@ -119,7 +119,7 @@ function checkPrivileged(spec: ContainerSpec, report: (path: string, message: st
     if ((process.user?.uid ?? 0) === 0) report('process.capabilities', 'absent: the root process keeps every capability of the runtime');
     return;
   }
-  if (bounding !== undefined && CAPABILITY_NAMES.every((name) => bounding.includes(name))) report('process.capabilities.bounding', 'holds every capability: the container is privileged');
+  if (bounding !== undefined && CAPABILITY_NAMES.every((name) => bounding.includes(name))) report('process.capabilities.bounding', 'contains every capability: the container is privileged');
 }
 
 function eachCapability(spec: ContainerSpec, visit: (path: string, name: string) => void): void {

@@ -83,7 +83,7 @@ test('privileged spec is flagged', (t) => {
   const all = [...CAPABILITY_NAMES];
   spec.process!.capabilities = { bounding: all, effective: all, permitted: all };
   const violations = checkCompliance(spec);
-  t.deepEqual(violations.find((v) => v.rule === 'noPrivileged'), { rule: 'noPrivileged', path: 'process.capabilities.bounding', message: 'holds every capability: the container is privileged' });
+  t.deepEqual(violations.find((v) => v.rule === 'noPrivileged'), { rule: 'noPrivileged', path: 'process.capabilities.bounding', message: 'contains every capability: the container is privileged' });
   t.true(violations.some((v) => v.rule === 'forbiddenCapabilities' && v.path === `process.capabilities.bounding[${CAPABILITY_NAMES.indexOf('CAP_SYS_ADMIN')}]`));
 });
 
