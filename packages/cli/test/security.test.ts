@@ -149,3 +149,10 @@ rootTest('podman capabilities apply to init and exec --cap', async (t) => {
   }
   t.deepEqual(listDir(root), []);
 });
+
+test('features lists the kernel capabilities', async (t) => {
+  const result = await bulkhead(['features']);
+  const capabilities = (JSON.parse(result.stdout) as { linux: { capabilities: string[] } }).linux.capabilities;
+  const lastCapability = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  t.deepEqual(capabilities, ALL.slice(0, lastCapability + 1));
+});
