@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { SyscallError, type Container, type Plan, type Plugin, type Process, type ValidationContext } from '@bulkhead/core';
-import { CAPABILITIES, kernelLastCapability, namesOf } from './names.js';
+import { CAPABILITIES, CAPABILITY_NAMES, kernelLastCapability, namesOf } from './names.js';
 import { resolveMasks, validateMasks, type CapabilityMasks } from './sets.js';
 
 export { CAPABILITIES, CAPABILITY_NAMES, kernelLastCapability, maskOf, namesOf, ownBoundingSet } from './names.js';
@@ -108,7 +108,7 @@ function planPrivileges(plan: Plan, process: Process | undefined, lastCapability
 function planBounding(plan: Plan, masks: CapabilityMasks, lastCapability: number): void {
   plan.add(PLUGIN_NAME, 'limits', { op: 'prctl', option: PR_SET_KEEPCAPS, args: [1, 0, 0, 0] });
   for (let cap = 0; cap <= lastCapability; cap++) {
-    if (((masks.bounding >> BigInt(cap)) & 1n) === 0n) plan.add(PLUGIN_NAME, 'limits', { op: 'prctl', option: PR_CAPBSET_DROP, args: [cap, 0, 0, 0] });
+    if (((masks.bounding >> BigInt(cap)) & 1n) === 0n) plan.add(PLUGIN_NAME, 'limits', { op: 'prctl', option: PR_CAPBSET_DROP, args: [cap, 0, 0, 0], name: CAPABILITY_NAMES[cap] ?? `capability ${cap}` });
   }
 }
 
@@ -121,9 +121,9 @@ function planSets(plan: Plan, masks: CapabilityMasks): void {
     names: { effective: namesOf(masks.effective), permitted: namesOf(masks.permitted), inheritable: namesOf(masks.inheritable) },
   });
   // Cleared first, so that ambient capabilities of the runtime's own process never reach the container.
-  plan.add(PLUGIN_NAME, 'privileges', { op: 'prctl', option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0] });
+  plan.add(PLUGIN_NAME, 'privileges', { op: 'prctl', option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0], name: 'PR_CAP_AMBIENT_CLEAR_ALL' });
   for (const name of namesOf(masks.ambient)) {
-    plan.add(PLUGIN_NAME, 'privileges', { op: 'prctl', option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_RAISE, CAPABILITIES[name]!, 0, 0] });
+    plan.add(PLUGIN_NAME, 'privileges', { op: 'prctl', option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_RAISE, CAPABILITIES[name]!, 0, 0], name: `PR_CAP_AMBIENT_RAISE ${name}` });
   }
 }
 

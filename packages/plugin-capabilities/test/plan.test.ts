@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import test from 'ava';
-import { encodePlan, OCI_VERSION, Runtime, type Capabilities, type Container, type ContainerSpec, type Process } from '@bulkhead/core';
+import { describeStep, encodePlan, OCI_VERSION, Runtime, type Capabilities, type Container, type ContainerSpec, type Process } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
 import { CAPABILITIES, capabilitiesPlugin, execPrivileges, maskOf, PLUGIN_NAME } from '../src/index.js';
 
@@ -40,7 +40,7 @@ test('inheritable and ambient are empty unless given', (t) => {
   // Only the clearing of every ambient capability, no raise.
   t.deepEqual(
     steps.filter((s) => s.step.op === 'prctl' && s.step.option === 47).map((s) => s.step),
-    [{ op: 'prctl', option: 47, args: [4, 0, 0, 0] }],
+    [{ op: 'prctl', option: 47, args: [4, 0, 0, 0], name: 'PR_CAP_AMBIENT_CLEAR_ALL' }],
   );
 });
 
@@ -49,6 +49,14 @@ test('ambient capabilities are raised after capset', (t) => {
   const steps = pluginSteps({ capabilities: { bounding: set, effective: set, permitted: set, inheritable: set, ambient: set } });
   const ops = steps.filter((s) => s.phase === 'privileges').map((s) => (s.step.op === 'prctl' ? `prctl ${s.step.option} ${s.step.args[0]} ${s.step.args[1]}` : s.step.op));
   t.deepEqual(ops, ['capset', 'prctl 47 4 0', 'prctl 47 2 10']);
+});
+
+test('bounding drop is described by capability name', (t) => {
+  const drop = runtime()
+    .describe(spec({ capabilities: {} }))
+    .steps()
+    .find((s) => s.plugin === PLUGIN_NAME && s.step.op === 'prctl' && s.step.option === 24)!;
+  t.is(describeStep(drop.step), 'prctl PR_CAPBSET_DROP CAP_CHOWN');
 });
 
 test('absent set is empty: no bounding keeps nothing', (t) => {

@@ -52,7 +52,7 @@ export function describeStep(step: Step): string {
     case 'setrlimit':
       return `setrlimit ${step.name ?? `resource ${step.resource}`} soft ${rlimitValue(step.soft)} hard ${rlimitValue(step.hard)}`;
     case 'prctl':
-      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
+      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.name ?? step.args.join(' ')}`;
     case 'umask':
       return `umask ${step.mask.toString(8)}`;
     case 'open-path':

@@ -92,7 +92,8 @@ export type Step =
   | { op: 'setresuid'; uid: number }
   /** `soft` and `hard` of -1 mean RLIM_INFINITY; `name` (RLIMIT_NOFILE, ...) is for messages only. */
   | { op: 'setrlimit'; resource: number; soft: number; hard: number; name?: string }
-  | { op: 'prctl'; option: number; args: [number, number, number, number] }
+  /** `name` (the capability of PR_CAPBSET_DROP, ...) replaces the numeric arguments in messages. */
+  | { op: 'prctl'; option: number; args: [number, number, number, number]; name?: string }
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
