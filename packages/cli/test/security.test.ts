@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { BULKHEAD, bulkhead, fixtures, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
@@ -78,18 +79,31 @@ async function rootfs(): Promise<string> {
   return join(dir, 'rootfs');
 }
 
-rootTest('strict container cannot mount or load modules', async (t) => {
+/** Compiles plugin-seccomp's syscall probe statically into the root filesystem as /probe. */
+function addProbe(rootfsDir: string): void {
+  const source = fileURLToPath(new URL('../../../plugin-seccomp/test/fixtures/probe.c', import.meta.url));
+  const result = spawnSync('cc', ['-static', '-O2', '-o', join(rootfsDir, 'probe'), source], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`compiling the syscall probe failed: ${result.stderr}`);
+}
+
+rootTest('strict container cannot mount, ptrace, load modules, unshare a user namespace or call keyctl', async (t) => {
   const root = stateRoot();
-  const script = 'mount -t tmpfs none /tmp 2>&1; echo "mount=$?"; insmod /etc/passwd 2>&1; echo "insmod=$?"; exec sleep 30';
-  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--level', 'strict', '--rootfs', await rootfs(), '--id', ID_STRICT, '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const rootfsDir = await rootfs();
+  addProbe(rootfsDir);
+  const script = 'mount -t tmpfs none /tmp 2>&1; echo "mount=$?"; insmod /etc/passwd 2>&1; echo "insmod=$?"; unshare -U true 2>&1; echo "unshare=$?"; /probe; echo probed; exec sleep 30';
+  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--level', 'strict', '--rootfs', rootfsDir, '--id', ID_STRICT, '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   try {
-    await waitFor(async () => output.includes('insmod='));
+    await waitFor(async () => output.includes('probed'));
     const state = JSON.parse((await bulkhead(['--root', root, 'state', ID_STRICT])).stdout) as { pid: number };
     const seen = status(state.pid);
+    t.is(seen['Seccomp'], '2');
+    // The probe prints "syscall errno"; EPERM is 1.
+    for (const call of ['mount', 'ptrace', 'keyctl', 'unshare_user', 'x32_mount', 'i386_mount']) t.regex(output, new RegExp(`^${call} 1$`, 'm'), call);
+    t.regex(output, /unshare=[1-9]/);
     t.is(seen['CapBnd'], '0000000000000000');
     t.is(seen['CapEff'], '0000000000000000');
     t.is(seen['CapPrm'], '0000000000000000');
