@@ -5,6 +5,8 @@ import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { timePlugin } from '@bulkhead/plugin-time';
+import { userPlugin } from '@bulkhead/plugin-user';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -20,7 +22,12 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  // The user plugin comes first, so that its attach tap writes the maps before any other tap acts
+  // on the child. The time plugin comes before the mount plugin: with a user namespace, its steps
+  // write /proc/self/timens_offsets while the host's /proc is still mounted.
   return runtime
+    .use(userPlugin())
+    .use(timePlugin())
     .use(pidPlugin({ init: options.init ?? false }))
     .use(mountPlugin())
     .use(utsPlugin())

@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <sys/prctl.h>
@@ -91,6 +92,36 @@ static int join_namespaces(const struct plan *plan)
 }
 
 /*
+ * Writes the plan's clock offsets for the time namespace this process created but is
+ * not a member of. The kernel accepts them only until a process enters the namespace,
+ * so this must happen before the clone.
+ */
+static int write_time_offsets(const struct plan *plan)
+{
+	char text[128];
+	size_t length = 0;
+	int fd;
+	int err = 0;
+
+	if (plan->time_offset_count == 0)
+		return 0;
+	for (uint32_t i = 0; i < plan->time_offset_count; i++) {
+		const struct plan_time_offset *offset = &plan->time_offsets[i];
+
+		length += (size_t)snprintf(text + length, sizeof(text) - length, "%u %lld %lld\n",
+					   offset->clock, (long long)offset->secs,
+					   (long long)offset->nanosecs);
+	}
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write_full(fd, text, length) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
  * Creates the time namespace with unshare(), which puts it in effect for children
  * only, so that the cloned child is its first member. The legacy clone syscall
  * cannot take CLONE_NEWTIME because 0x80 is part of its exit signal byte.
@@ -98,11 +129,11 @@ static int join_namespaces(const struct plan *plan)
 static int unshare_time_namespace(struct plan *plan)
 {
 	if ((plan->clone_flags & CLONE_NEWTIME) == 0)
-		return 0;
+		return plan->time_offset_count == 0 ? 0 : EINVAL;
 	if (unshare(CLONE_NEWTIME) < 0)
 		return errno;
 	plan->clone_flags &= ~(uint32_t)CLONE_NEWTIME;
-	return 0;
+	return write_time_offsets(plan);
 }
 
 /*

@@ -18,7 +18,8 @@ export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: { dieW
   if (process === undefined) return;
   const user = process.user;
   if (user !== undefined) {
-    plan.add(CORE, 'identity', { op: 'setgroups', gids: user.additionalGids ?? [] });
+    // With setgroups denied, the user namespace plugin rejects additionalGids during validation.
+    if (!plan.setgroupsDenied) plan.add(CORE, 'identity', { op: 'setgroups', gids: user.additionalGids ?? [] });
     plan.add(CORE, 'identity', { op: 'setresgid', gid: user.gid });
     plan.add(CORE, 'identity', { op: 'setresuid', uid: user.uid });
   }

@@ -3,7 +3,7 @@ import type { PathArg, PlannedStep, Step } from './steps.js';
 const quote = (value: string) => JSON.stringify(value);
 
 /** prctl(2) options that plugins use, by their kernel names. */
-const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 38: 'PR_SET_NO_NEW_PRIVS' };
+const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 4: 'PR_SET_DUMPABLE', 8: 'PR_SET_KEEPCAPS', 38: 'PR_SET_NO_NEW_PRIVS' };
 
 function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;

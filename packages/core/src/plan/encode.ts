@@ -30,6 +30,9 @@ const OPS: Record<Step['op'], number> = {
   unshare: 22,
 };
 
+/** clockid_t values that /proc/PID/timens_offsets takes. */
+const CLOCK_IDS = { monotonic: 1, boottime: 7 } as const;
+
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
 /** The executor keeps this many file descriptor slots. */
@@ -52,6 +55,13 @@ export function encodePlan(plan: Plan): Buffer {
   for (const ns of joins) {
     writer.u32(CLONE_FLAGS[ns.type]);
     writer.str(ns.path!);
+  }
+
+  writer.u32(plan.timeOffsets.length);
+  for (const offset of plan.timeOffsets) {
+    writer.u32(CLOCK_IDS[offset.clock]);
+    writer.i64(offset.secs);
+    writer.i64(offset.nanosecs);
   }
 
   const steps = plan.steps();
@@ -188,6 +198,12 @@ class Writer {
     this.chunks.push(buffer);
   }
 
+  i64(value: number | bigint): void {
+    const buffer = Buffer.alloc(8);
+    buffer.writeBigInt64LE(BigInt(value));
+    this.chunks.push(buffer);
+  }
+
   str(value: string): void {
     if (value.includes('\0')) throw new BulkheadError(ErrorCode.SPEC_INVALID, `string contains a NUL byte: ${JSON.stringify(value)}`);
     this.bytes(Buffer.from(value));
@@ -205,12 +221,9 @@ class Writer {
     }
     this.raw(Buffer.from(arg.kind));
     switch (arg.kind) {
-      case 'i': {
-        const buffer = Buffer.alloc(8);
-        buffer.writeBigInt64LE(BigInt(arg.value));
-        this.chunks.push(buffer);
+      case 'i':
+        this.i64(arg.value);
         return;
-      }
       case 's':
         this.str(arg.value!);
         return;

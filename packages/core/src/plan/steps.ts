@@ -124,3 +124,15 @@ export interface NamespaceRequest {
   plugin: string;
   path?: string;
 }
+
+/** Clocks that a time namespace offsets. */
+export type TimeClock = 'monotonic' | 'boottime';
+
+/** A clock offset of the time namespace created in the executor's setup stage. */
+export interface TimeOffsetRequest {
+  plugin: string;
+  clock: TimeClock;
+  secs: number;
+  /** 0 to 999999999. */
+  nanosecs: number;
+}
