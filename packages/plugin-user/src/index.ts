@@ -1,7 +1,7 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { findNamespace, planNamespace, type ContainerSpec, type IdMapping, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
+import { EXEC_FIFO, findNamespace, planNamespace, type Container, type ContainerSpec, type IdMapping, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { isMapped, isOwnIdOnly, MAP_FIELDS, validateMappings, type MapKind } from './mappings.js';
 import { isDelegated, readSubordinateRanges } from './subid.js';
 import { HELPERS, writeMap, type MapMethod } from './write-maps.js';
@@ -58,6 +58,7 @@ export function userPlugin(options: UserPluginOptions = {}): Plugin {
     owns: { namespaces: ['user'], fields: ['linux.uidMappings', 'linux.gidMappings'] },
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateUser(validation, settings));
+      hooks.prepare.tap((container) => openExecFifo(container));
       hooks.plan.tap((plan, { spec }) => {
         if (planNamespace(plan, PLUGIN_NAME, spec, 'user') !== 'new') return;
         planNamespaceIds(plan, spec);
@@ -74,6 +75,17 @@ export function userPlugin(options: UserPluginOptions = {}): Plugin {
       });
     },
   };
+}
+
+/**
+ * Lets the container's process write the exec FIFO of a detached container (WAIT_FIFO). The
+ * runtime creates it 0600 for its own user, but the process writes it as a mapped id of the user
+ * namespace, which is another host id, and an unprivileged caller cannot chown it to that id. The
+ * state directory stays 0700, so no other user reaches the FIFO by its path.
+ */
+function openExecFifo(container: Container): void {
+  const fifo = join(container.stateDir, EXEC_FIFO);
+  if (createsUserNamespace(container.spec) && existsSync(fifo)) chmodSync(fifo, 0o622);
 }
 
 /**
