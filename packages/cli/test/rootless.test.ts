@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BULKHEAD, bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, uniqueId, type Result } from './helpers.js';
 
@@ -301,4 +301,20 @@ rootTest('root maps several ranges, seen from the host in /proc/PID/uid_map', as
   } finally {
     await bulkhead(['--root', root, 'delete', '--force', id]);
   }
+});
+
+rootTest('root container gets monotonic and boottime offsets from the setup stage', async (t) => {
+  const dir = await bundle('busybox', (config) => {
+    config.linux.namespaces.push({ type: 'time' });
+    config.linux.timeOffsets = { monotonic: { secs: 3 * DAY }, boottime: { secs: 5 * DAY, nanosecs: 500 } };
+    config.process.args = ['sh', '-c', 'cat /proc/uptime; readlink /proc/self/ns/time'];
+  });
+  const before = uptime();
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('timens')]);
+  const after = uptime();
+  t.is(result.code, 0, result.stderr);
+  const [uptimeLine, namespace] = result.stdout.trim().split('\n') as [string, string];
+  const boottime = Number(uptimeLine.split(' ')[0]);
+  t.true(boottime >= before + 5 * DAY && boottime <= after + 5 * DAY + 1, `uptime ${boottime} inside, ${before} to ${after} on the host`);
+  t.not(namespace, readlinkSync('/proc/self/ns/time'), 'the container has its own time namespace');
 });

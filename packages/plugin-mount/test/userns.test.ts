@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { OCI_VERSION, Runtime, type ContainerSpec, type NamespaceType, type PlannedStep } from '@bulkhead/core';
+import { namespacesPlugin, RecordingSyscalls } from '@bulkhead/core/testing';
+import { mountPlugin } from '../src/index.js';
+
+const MOUNT_SETATTR = 442;
+const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-rootfs-'));
+process.once('exit', () => rmSync(rootfs, { recursive: true, force: true }));
+
+function runtime(options: { mountSetattr?: boolean; namespaces?: NamespaceType[] } = {}): Runtime {
+  const syscalls = new RecordingSyscalls();
+  if (options.mountSetattr === false) syscalls.missingSyscalls.add(MOUNT_SETATTR);
+  return new Runtime({ syscalls, stateRoot: '/run/bulkhead-test' }).use(mountPlugin()).use(namespacesPlugin(options.namespaces ?? ['user']));
+}
+
+function spec(extra: Partial<ContainerSpec> = {}, namespaces: NamespaceType[] = ['user']): ContainerSpec {
+  return { ociVersion: OCI_VERSION, process: { args: ['sh'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }, ...namespaces.map((type) => ({ type }))] }, ...extra };
+}
+
+const mine = (steps: PlannedStep[]) => steps.filter((s) => s.plugin === '@bulkhead/plugin-mount').map((s) => s.step);
+const sysfs = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+
+test('sysfs in a user namespace without its own network namespace is a bind of /sys', (t) => {
+  const steps = mine(runtime().describe(spec({ mounts: [sysfs] })).steps());
+  t.like(steps[3], { op: 'mount', source: '/sys', target: { path: '/sys', root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'] });
+  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NOEXEC', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
+});
+
+test('sysfs in a user namespace that owns the network namespace is a new sysfs', (t) => {
+  const steps = mine(runtime({ namespaces: ['user', 'network'] }).describe(spec({ mounts: [sysfs] }, ['user', 'network'])).steps());
+  t.like(steps[3], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
+});
+
+test('sysfs without a user namespace is a new sysfs', (t) => {
+  const steps = mine(runtime({ namespaces: [] }).describe(spec({ mounts: [sysfs] }, [])).steps());
+  t.like(steps[3], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
+});
+
+test('bind flags in a user namespace use mount_setattr, keeping locked flags', (t) => {
+  const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/data', source: '/srv', options: ['rbind', 'ro'] }] })).steps());
+  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/data', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
+});
+
+test('bind flags that mount_setattr cannot express keep the remount', (t) => {
+  const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/data', source: '/srv', options: ['bind', 'ro', 'noatime'] }] })).steps());
+  t.like(steps[4], { op: 'mount', flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOATIME'] });
+});
+
+test('read-only root in a user namespace uses mount_setattr', (t) => {
+  const steps = mine(runtime().describe(spec({ root: { path: rootfs, readonly: true } })).steps());
+  t.deepEqual(steps.at(-1), { op: 'mount-setattr', target: { path: '/' }, set: ['MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: false });
+});
+
+test('read-only root before Linux 5.12 falls back to a remount', (t) => {
+  const steps = mine(runtime({ mountSetattr: false }).describe(spec({ root: { path: rootfs, readonly: true } })).steps());
+  t.like(steps.at(-1), { op: 'mount', flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'] });
+});
+
+test('read-only paths in a user namespace use mount_setattr', (t) => {
+  const steps = mine(runtime().describe(spec({ linux: { namespaces: [{ type: 'mount' }, { type: 'user' }], readonlyPaths: ['/proc/sys'] } })).steps());
+  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/proc/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_NOEXEC'], clear: [], propagation: null, recursive: false });
+});
