@@ -318,3 +318,36 @@ rootTest('root container gets monotonic and boottime offsets from the setup stag
   t.true(boottime >= before + 5 * DAY && boottime <= after + 5 * DAY + 1, `uptime ${boottime} inside, ${before} to ${after} on the host`);
   t.not(namespace, readlinkSync('/proc/self/ns/time'), 'the container has its own time namespace');
 });
+
+rootTest('idmapped bind shows host root files as the container root', async (t) => {
+  const dir = await bundle(
+    'busybox',
+    (config) => {
+      config.linux.namespaces.push({ type: 'user' });
+      config.linux.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+      config.linux.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+      config.mounts.push({ destination: '/idmapped', type: 'bind', source: 'data', options: ['rbind', 'idmap'] }, { destination: '/plain', type: 'bind', source: 'data', options: ['rbind'] });
+      config.process.args = ['sh', '-c', 'stat -c %u:%g /idmapped/file /plain/file; echo new > /idmapped/created'];
+    },
+    { directories: ['idmapped', 'plain'] },
+  );
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(join(dir, 'data', 'file'), 'host\n');
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('idmap')]);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.trim().split('\n'), ['0:0', '65534:65534'], 'through the idmapped mount host root is container root; without it, nobody');
+  const created = statSync(join(dir, 'data', 'created'));
+  t.is(created.uid, 0, 'container root writes as host root through the idmapped mount');
+  t.is(created.gid, 0);
+});
+
+rootTest('idmapped mount of a non-root user is rejected naming the requirement', async (t) => {
+  const u = testUser();
+  const dir = await bundle('busybox', (config) => {
+    userNamespace(config, u);
+    config.mounts.push({ destination: '/idmapped', type: 'bind', source: 'rootfs/etc', options: ['rbind', 'idmap'] });
+  });
+  const result = await asUser(['run', uniqueId('idmapuser')], { cwd: dir });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /mounts\[\d+\]\.options: idmap needs root: the kernel allows MOUNT_ATTR_IDMAP only with CAP_SYS_ADMIN/);
+});

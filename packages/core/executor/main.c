@@ -1,9 +1,9 @@
 /*
  * bulkhead-executor: carries out a plan that the Node parent sends on fd 3.
  *
- * Setup stage: read the plan, setns() into the namespaces to join, unshare the time
- * namespace, and clone the child with CLONE_PARENT so that it becomes a child of the
- * Node process. Then send PID and exit.
+ * Setup stage: read the plan, setns() into the namespaces to join, prepare idmapped
+ * mounts, unshare the time namespace, and clone the child with CLONE_PARENT so that it
+ * becomes a child of the Node process. Then send PID and exit.
  * Child stage: run the steps in order (steps.c), normally ending with EXEC.
  */
 #include <dirent.h>
@@ -137,6 +137,29 @@ static int unshare_time_namespace(struct plan *plan)
 }
 
 /*
+ * Runs the steps that must happen before the clone with the setup stage's privileges:
+ * IDMAP_TREE, wherever it stands in the plan. A failure is reported with the step's index.
+ */
+static noreturn void fail_setup_step(uint32_t index, int err)
+{
+	sync_send(SYNC_FD, SYNC_STEP_FAILED, (int32_t)index, err, STAGE_SETUP);
+	exit(1);
+}
+
+static void run_setup_steps(struct plan *plan)
+{
+	for (uint32_t i = 0; i < plan->step_count; i++) {
+		int err;
+
+		if (plan->steps[i].op != OP_IDMAP_TREE)
+			continue;
+		err = idmap_tree(plan->setup_slots, plan->steps[i].args);
+		if (err != 0)
+			fail_setup_step(i, err);
+	}
+}
+
+/*
  * Clones without a new stack, like fork. CLONE_PARENT makes the child a sibling of
  * the executor, so the Node parent can wait for it and open a pidfd for it without a
  * reuse race. clone3 (Linux 5.3) comes first; the legacy clone is the fallback, with
@@ -202,8 +225,11 @@ int main(void)
 	err = plan_read(SYNC_FD, &plan);
 	if (err == 0)
 		err = join_namespaces(&plan);
-	if (err == 0)
-		err = unshare_time_namespace(&plan);
+	if (err != 0)
+		fail_setup(err);
+	/* Before the time namespace, so that the processes these fork stay out of it. */
+	run_setup_steps(&plan);
+	err = unshare_time_namespace(&plan);
 	if (err != 0)
 		fail_setup(err);
 

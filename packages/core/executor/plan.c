@@ -300,6 +300,8 @@ int plan_read(int fd, struct plan *plan)
 	ssize_t n;
 
 	memset(plan, 0, sizeof(*plan));
+	for (int i = 0; i < PLAN_SLOT_COUNT; i++)
+		plan->setup_slots[i] = -1;
 	n = read_full(fd, prefix, sizeof(prefix));
 	if (n < 0)
 		return errno;

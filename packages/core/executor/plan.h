@@ -39,6 +39,8 @@ enum plan_op {
 	OP_OPEN_PATH = 20,
 	OP_WAIT_FIFO = 21,
 	OP_UNSHARE = 22,
+	OP_IDMAP_TREE = 28,
+	OP_MOVE_MOUNT = 29,
 	OP_COUNT
 };
 
@@ -82,6 +84,8 @@ struct plan {
 	struct plan_time_offset time_offsets[PLAN_MAX_TIME_OFFSETS];
 	uint32_t step_count;
 	struct plan_step *steps;
+	/* Slots that setup-stage steps (IDMAP_TREE) filled; the child starts with them. -1 is empty. */
+	int setup_slots[PLAN_SLOT_COUNT];
 };
 
 int plan_read(int fd, struct plan *plan);

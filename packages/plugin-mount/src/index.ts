@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
+import { planIdmappedBind, validateIdmap } from './idmap.js';
 import { planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
 import { bindFlagsStep, needsSysfsBind, planSysfsBind, usernsContext, type UsernsContext } from './userns.js';
@@ -78,6 +79,7 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   for (const option of options.unsupported) validation.problem(`${path}.options`, `option ${option} is not supported by this runtime`);
   if (!options.bind && typeof mount.type !== 'string') validation.problem(`${path}.type`, 'is required for a mount that is not a bind mount');
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
+  validateIdmap(validation, mount, path, options, process.geteuid!());
 }
 
 function planMounts(plan: Plan, container: Container): void {
@@ -99,7 +101,7 @@ function planMounts(plan: Plan, container: Container): void {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
   }
 
-  for (const mount of spec.mounts ?? []) planMount(plan, container.bundle, mount, context);
+  (spec.mounts ?? []).forEach((mount, index) => planMount(plan, spec, container.bundle, mount, index, context));
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
@@ -110,7 +112,7 @@ function planMounts(plan: Plan, container: Container): void {
   planRootAfterPivot(plan, spec, context);
 }
 
-function planMount(plan: Plan, bundle: string, mount: Mount, context: UsernsContext): void {
+function planMount(plan: Plan, spec: ContainerSpec, bundle: string, mount: Mount, index: number, context: UsernsContext): void {
   const options = parseMountOptions(mount.options);
   const target = { path: mount.destination, root: 'rootfs' };
   const data = options.data.length > 0 ? options.data.join(',') : null;
@@ -119,7 +121,8 @@ function planMount(plan: Plan, bundle: string, mount: Mount, context: UsernsCont
   } else if (options.bind) {
     const source = isAbsolute(mount.source!) ? mount.source! : resolve(bundle, mount.source!);
     const bindFlags: MountFlag[] = options.recursive ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
+    if (options.idmap !== 'none') planIdmappedBind(plan, PLUGIN_NAME, spec, mount, source, target, options, index);
+    else plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
     // A bind mount ignores every flag but MS_REC; the flags take effect on a remount or mount_setattr.
     if (options.flags.length > 0) plan.add(PLUGIN_NAME, 'filesystem', bindFlagsStep(context, target, options.flags, options.recursive));
   } else {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, type ContainerSpec, type NamespaceType, type PlannedStep } from '@bulkhead/core';
+import { OCI_VERSION, Runtime, type ContainerSpec, type NamespaceType, type PlannedStep, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin, RecordingSyscalls } from '@bulkhead/core/testing';
 import { mountPlugin } from '../src/index.js';
 
@@ -13,8 +13,11 @@ process.once('exit', () => rmSync(rootfs, { recursive: true, force: true }));
 function runtime(options: { mountSetattr?: boolean; namespaces?: NamespaceType[] } = {}): Runtime {
   const syscalls = new RecordingSyscalls();
   if (options.mountSetattr === false) syscalls.missingSyscalls.add(MOUNT_SETATTR);
-  return new Runtime({ syscalls, stateRoot: '/run/bulkhead-test' }).use(mountPlugin()).use(namespacesPlugin(options.namespaces ?? ['user']));
+  return new Runtime({ syscalls, stateRoot: '/run/bulkhead-test' }).use(mountPlugin()).use(namespacesPlugin(options.namespaces ?? ['user'])).use(mappingsOwner);
 }
+
+/** Claims the user namespace maps, as the user plugin does, so that specs with them validate. */
+const mappingsOwner: Plugin = { name: 'test-mappings', core: '^0.1.0', owns: { fields: ['linux.uidMappings', 'linux.gidMappings'] }, apply() {} };
 
 function spec(extra: Partial<ContainerSpec> = {}, namespaces: NamespaceType[] = ['user']): ContainerSpec {
   return { ociVersion: OCI_VERSION, process: { args: ['sh'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }, ...namespaces.map((type) => ({ type }))] }, ...extra };
@@ -62,4 +65,48 @@ test('read-only root before Linux 5.12 falls back to a remount', (t) => {
 test('read-only paths in a user namespace use mount_setattr', (t) => {
   const steps = mine(runtime().describe(spec({ linux: { namespaces: [{ type: 'mount' }, { type: 'user' }], readonlyPaths: ['/proc/sys'] } })).steps());
   t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/proc/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_NOEXEC'], clear: [], propagation: null, recursive: false });
+});
+
+const maps = [{ containerID: 0, hostID: 300000, size: 65536 }];
+
+test('idmap bind is prepared before clone and attached in the root', (t) => {
+  const linux = { namespaces: [{ type: 'mount' as const }, { type: 'user' as const }], uidMappings: maps, gidMappings: maps };
+  const steps = mine(runtime().describe(spec({ linux, mounts: [{ destination: '/data', source: rootfs, options: ['rbind', 'ridmap', 'ro'] }] })).steps());
+  t.deepEqual(steps.slice(3, 7), [
+    { op: 'idmap-tree', source: rootfs, slot: 'idmap-0', recursive: true, recursiveIdmap: true, uidMappings: maps, gidMappings: maps },
+    { op: 'mkdir', target: { path: '/data', root: 'rootfs' }, mode: 0o755 },
+    { op: 'move-mount', slot: 'idmap-0', target: { path: '/data', root: 'rootfs' } },
+    { op: 'mount-setattr', target: { path: '/data', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true },
+  ]);
+});
+
+test('idmap mount takes its own mappings first', (t) => {
+  const own = [{ containerID: 0, hostID: 1000, size: 1 }];
+  const linux = { namespaces: [{ type: 'mount' as const }, { type: 'user' as const }], uidMappings: maps, gidMappings: maps };
+  const steps = mine(runtime().describe(spec({ linux, mounts: [{ destination: '/data', source: rootfs, options: ['bind', 'idmap'], uidMappings: own, gidMappings: own }] })).steps());
+  t.like(steps[3], { op: 'idmap-tree', recursive: false, recursiveIdmap: false, uidMappings: own, gidMappings: own });
+});
+
+test('idmap without any mappings is rejected', (t) => {
+  t.throws(() => runtime().validate(spec({ mounts: [{ destination: '/data', source: rootfs, options: ['bind', 'idmap'] }] })), {
+    message: 'mounts[0].uidMappings: is required with idmap when linux.uidMappings is not set; mounts[0].gidMappings: is required with idmap when linux.gidMappings is not set',
+  });
+});
+
+test('mount mappings without idmap are rejected', (t) => {
+  t.throws(() => runtime().validate(spec({ mounts: [{ destination: '/data', source: rootfs, options: ['bind'], uidMappings: maps }] })), {
+    message: 'mounts[0].options: uidMappings and gidMappings of a mount need the idmap or ridmap option',
+  });
+});
+
+test('idmap of a non-bind mount is rejected', (t) => {
+  t.throws(() => runtime().validate(spec({ mounts: [{ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['idmap'], uidMappings: maps, gidMappings: maps }] })), {
+    message: 'mounts[0].options: idmap needs a bind mount: this runtime idmaps only bind mounts',
+  });
+});
+
+test('idmap of a file is rejected', (t) => {
+  t.throws(() => runtime().validate(spec({ mounts: [{ destination: '/data', source: '/etc/hostname', options: ['bind', 'idmap'], uidMappings: maps, gidMappings: maps }] })), {
+    message: 'mounts[0].source: /etc/hostname is not a directory: this runtime idmaps only directories',
+  });
 });

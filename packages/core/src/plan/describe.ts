@@ -61,6 +61,12 @@ export function describeStep(step: Step): string {
       return `wait until start opens the FIFO ${step.slot}`;
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
+    case 'idmap-tree': {
+      const map = (mappings: { containerID: number; hostID: number; size: number }[]) => mappings.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(',');
+      return `idmap ${step.recursive ? 'recursive ' : ''}tree ${quote(step.source)} as ${step.slot} with uids ${map(step.uidMappings)} gids ${map(step.gidMappings)}${step.recursiveIdmap ? ' recursively' : ''} (setup stage, before clone)`;
+    }
+    case 'move-mount':
+      return `attach ${step.slot} on ${where(step.target)}`;
   }
 }
 
@@ -73,6 +79,9 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
+  if (step.op === 'idmap-tree' && ['EINVAL', 'ENOSYS', 'EPERM'].includes(errnoName)) {
+    return 'idmapped mounts need Linux 5.12 or later (mount_setattr with MOUNT_ATTR_IDMAP), a filesystem that supports them, and root';
+  }
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

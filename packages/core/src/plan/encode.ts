@@ -3,6 +3,7 @@ import { BulkheadError, ErrorCode } from '../errors.js';
 import type { Plan } from './plan.js';
 import { BARRIERS, MOUNT_ATTRS, MOUNT_FLAGS, type MountAttr, type MountFlag, type PathArg, type PlannedStep, type Step } from './steps.js';
 import { CLONE_FLAGS, orderJoins } from '../namespaces.js';
+import type { IdMapping } from '../spec.js';
 
 /** Op numbers of the executor's wire format (packages/core/executor/README.md). */
 const OPS: Record<Step['op'], number> = {
@@ -28,6 +29,8 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  'idmap-tree': 28,
+  'move-mount': 29,
 };
 
 /** clockid_t values that /proc/PID/timens_offsets takes. */
@@ -35,6 +38,9 @@ const CLOCK_IDS = { monotonic: 1, boottime: 7 } as const;
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
+/** IDMAP_TREE flags (executor/idmap.c). */
+const IDMAP_TREE_RECURSIVE = 1;
+const IDMAP_RECURSIVE = 2;
 /** The executor keeps this many file descriptor slots. */
 const MAX_SLOTS = 16;
 /** The largest plan the executor accepts (PLAN_MAX_LENGTH in executor/plan.h). */
@@ -138,6 +144,10 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'idmap-tree':
+      return [str(step.source), int(slots.define(step.slot)), int((step.recursive ? IDMAP_TREE_RECURSIVE : 0) | (step.recursiveIdmap ? IDMAP_RECURSIVE : 0)), { kind: 'b', value: mapTriples(step.uidMappings) }, { kind: 'b', value: mapTriples(step.gidMappings) }];
+    case 'move-mount':
+      return [int(slots.lookup(step.slot)), str(step.target.path), root(step.target)];
   }
 }
 
@@ -147,6 +157,10 @@ export function mountFlags(flags: readonly MountFlag[]): number {
 
 function attrs(list: readonly MountAttr[]): number {
   return list.reduce((sum, attr) => sum | MOUNT_ATTRS[attr], 0);
+}
+
+function mapTriples(mappings: readonly IdMapping[]): Buffer {
+  return u32Array(mappings.flatMap((m) => [m.containerID, m.hostID, m.size]));
 }
 
 function u32Array(values: readonly number[]): Buffer {

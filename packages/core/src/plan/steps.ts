@@ -1,4 +1,4 @@
-import type { NamespaceType } from '../spec.js';
+import type { IdMapping, NamespaceType } from '../spec.js';
 
 /**
  * Phases of the child program, in the order the executor runs them. The order is the kernel's:
@@ -96,7 +96,15 @@ export type Step =
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
-  | { op: 'unshare'; namespaces: NamespaceType[] };
+  | { op: 'unshare'; namespaces: NamespaceType[] }
+  /**
+   * Runs in the executor's setup stage, before the clone, wherever it stands: clones `source` as a
+   * detached mount idmapped with these maps, into `slot`. `recursive` clones submounts too
+   * (rbind); `recursiveIdmap` idmaps them too (ridmap).
+   */
+  | { op: 'idmap-tree'; source: string; slot: string; recursive: boolean; recursiveIdmap: boolean; uidMappings: IdMapping[]; gidMappings: IdMapping[] }
+  /** Attaches the detached mount in `slot` at `target`, which must exist. */
+  | { op: 'move-mount'; slot: string; target: PathArg };
 
 export type StepOp = Step['op'];
 
