@@ -14,11 +14,11 @@ export interface RootlessCaller {
 }
 
 /**
- * Adapts a `run` spec to a non-root caller: a new user namespace where root is the caller's own
- * uid and gid, followed by the first range that /etc/subuid and /etc/subgid delegate to the caller
- * (mapped through newuidmap and newgidmap), if both have one and the helpers are installed. With
- * only its own id mapped, gid 5 (tty) does not exist in the namespace, so devpts is mounted
- * without `gid=5`.
+ * Adapts a `run` spec to a non-root caller with a new user namespace. Root in it is the caller's
+ * own uid and gid. The first range that /etc/subuid and /etc/subgid delegate to the caller follows
+ * from id 1 on, mapped through newuidmap and newgidmap, if both files have one and the helpers are
+ * installed. With only its own id mapped, gid 5 (tty) does not exist in the namespace, so devpts
+ * is mounted without `gid=5`.
  */
 export function makeRootless(spec: ContainerSpec, caller: RootlessCaller = currentCaller(), files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): void {
   const uidRange = subordinateRange(files.subuid, caller.name, caller.uid);

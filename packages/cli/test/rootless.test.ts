@@ -64,7 +64,7 @@ function removeSubordinateLines(name: string): void {
   }
 }
 
-/** The first id after every range in the file, at least 1000000 so that it misses the usual ranges' starts. */
+/** Returns the first id after every range in the file, at least 1000000 so that it misses the usual ranges' starts. */
 function freeSubordinateStart(file: string): number {
   const ends = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => line.includes(':')).map((line) => Number(line.split(':')[1]) + Number(line.split(':')[2])) : [];
   return Math.max(1_000_000, ...ends.filter(Number.isSafeInteger));
@@ -102,7 +102,7 @@ async function bundle(fixture: 'busybox' | 'debian', change: (config: Record<str
   return dir;
 }
 
-/** The user's own id as container root, then its subordinate range from container id 1 on. */
+/** Returns the user's own id as container root, then its subordinate range from container id 1 on. */
 function rangeMappings(own: number, subordinate: number) {
   return [
     { containerID: 0, hostID: own, size: 1 },

@@ -138,7 +138,7 @@ static int unshare_time_namespace(struct plan *plan)
 
 /*
  * Runs the steps that must happen before the clone with the setup stage's privileges:
- * IDMAP_TREE, wherever it stands in the plan. A failure is reported with the step's index.
+ * IDMAP_TREE, wherever it is in the plan. A failure is reported with the step's index.
  */
 static noreturn void fail_setup_step(uint32_t index, int err)
 {

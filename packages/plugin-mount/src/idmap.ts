@@ -32,7 +32,7 @@ export function validateIdmap(validation: ValidationContext, mount: Mount, path:
   }
 }
 
-/** The maps of an idmapped mount: its own, or the container's user namespace maps. */
+/** Returns the maps of an idmapped mount: its own, or the container's user namespace maps. */
 export function idmapMappings(spec: ContainerSpec, mount: Mount): { uid: IdMapping[] | undefined; gid: IdMapping[] | undefined } {
   return { uid: mount.uidMappings ?? spec.linux?.uidMappings, gid: mount.gidMappings ?? spec.linux?.gidMappings };
 }

@@ -26,13 +26,13 @@ function spec(extra: Partial<ContainerSpec> = {}, namespaces: NamespaceType[] = 
 const mine = (steps: PlannedStep[]) => steps.filter((s) => s.plugin === '@bulkhead/plugin-mount').map((s) => s.step);
 const sysfs = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
 
-test('sysfs in a user namespace without its own network namespace is a bind of /sys', (t) => {
+test('sysfs without own netns binds /sys', (t) => {
   const steps = mine(runtime().describe(spec({ mounts: [sysfs] })).steps());
   t.like(steps[3], { op: 'mount', source: '/sys', target: { path: '/sys', root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'] });
   t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NOEXEC', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
 });
 
-test('sysfs in a user namespace that owns the network namespace is a new sysfs', (t) => {
+test('sysfs with own netns is new', (t) => {
   const steps = mine(runtime({ namespaces: ['user', 'network'] }).describe(spec({ mounts: [sysfs] }, ['user', 'network'])).steps());
   t.like(steps[3], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
 });

@@ -13,7 +13,7 @@ export interface TimePluginOptions {
 }
 
 /**
- * The time namespace and `linux.timeOffsets`. Without a new user namespace, the executor's setup
+ * Creates the plugin of the time namespace and `linux.timeOffsets`. Without a new user namespace, the executor's setup
  * stage creates the time namespace before the clone and writes the offsets from the plan. With a
  * new user namespace, the child unshares it after the attach barrier instead, so that the
  * container's user namespace owns it: an unprivileged caller could not create it in the setup

@@ -39,12 +39,12 @@ const KINDS: readonly MapKind[] = ['uid', 'gid'];
 const PR_SET_DUMPABLE = 4;
 
 /**
- * The user namespace and `linux.uidMappings` / `linux.gidMappings`. The executor clones the child
- * with CLONE_NEWUSER together with every other new namespace, and the kernel creates the user
- * namespace first, so it owns all of them. The child then waits at the attach barrier while this
- * plugin writes its maps: root writes /proc/PID/uid_map and gid_map itself, an unprivileged
- * caller writes a map of only its own id itself (denying setgroups first for gid_map), and
- * runs newuidmap and newgidmap for ranges delegated in /etc/subuid and /etc/subgid.
+ * Creates the plugin of the user namespace and `linux.uidMappings` / `linux.gidMappings`. The
+ * executor clones the child with CLONE_NEWUSER together with every other new namespace, and the
+ * kernel creates the user namespace first, so it owns all of them. The child then waits at the
+ * attach barrier while this plugin writes its maps. Root writes /proc/PID/uid_map and gid_map
+ * itself. An unprivileged caller writes a map of only its own id itself, denying setgroups first
+ * for gid_map, and runs newuidmap and newgidmap for ranges delegated in /etc/subuid and /etc/subgid.
  */
 export function userPlugin(options: UserPluginOptions = {}): Plugin {
   const settings: Settings = {
@@ -91,9 +91,9 @@ function openExecFifo(container: Container): void {
 /**
  * Makes the child a mapped user of its namespace right after the attach barrier. Writing the maps
  * does not change a process's ids: the child keeps its host ids, which the maps usually leave
- * unmapped, and the kernel rejects creating files (EOVERFLOW) and mounting with such ids. Root of
- * the namespace when the maps include it, so that the filesystem steps act as the namespace's
- * owner; the identity phase sets the spec's user later.
+ * unmapped, and the kernel rejects creating files (EOVERFLOW) and mounting with such ids. The
+ * child becomes root of the namespace when the maps include it, so that the filesystem steps act
+ * as the namespace's owner. The identity phase sets the spec's user later.
  *
  * Changing the effective uid makes the process non-dumpable, and then its /proc/self files belong
  * to the host's root, which the namespace cannot map, so later steps could not write
@@ -162,7 +162,7 @@ function validateDelegation(validation: ValidationContext, kind: MapKind, mappin
   }
 }
 
-/** How the parent writes a map; undefined when it needs a helper that is missing (validation reports it). */
+/** Returns how the parent writes a map, or undefined when it needs a missing helper, which validation reports. */
 function mapMethod(kind: MapKind, mappings: readonly IdMapping[], settings: Settings): MapMethod | undefined {
   const { caller } = settings;
   if (caller.uid === 0) return { kind: 'direct', denySetgroups: false };

@@ -15,7 +15,7 @@ export function formatMap(mappings: readonly IdMapping[]): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
-/** The ranges as newuidmap and newgidmap take them after the pid. */
+/** Returns the ranges as newuidmap and newgidmap take them after the pid. */
 export function helperArguments(mappings: readonly IdMapping[]): string[] {
   return mappings.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)]);
 }

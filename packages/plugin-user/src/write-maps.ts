@@ -10,7 +10,7 @@ const execFileAsync = promisify(execFile);
 export const HELPERS: Readonly<Record<MapKind, string>> = Object.freeze({ uid: 'newuidmap', gid: 'newgidmap' });
 
 /**
- * How the parent writes one map: `direct` writes /proc/PID/uid_map itself (root, or an
+ * Method of writing one map: `direct` writes /proc/PID/uid_map itself (root, or an
  * unprivileged caller mapping only its own id), `helper` runs newuidmap or newgidmap.
  */
 export type MapMethod = { kind: 'direct'; denySetgroups: boolean } | { kind: 'helper'; path: string };

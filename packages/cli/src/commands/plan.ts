@@ -10,10 +10,12 @@ export async function planCommand(argv: readonly string[], globals: GlobalFlags)
   const runtime = createRuntime({ ...globals.runtime, init: flags.init });
   const plan = runtime.describe(specFromFlags(flags), { dieWithParent: true, ...(flags.id === undefined ? {} : { id: flags.id }) });
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ namespaces: plan.namespaces, steps: plan.steps() }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ namespaces: plan.namespaces, timeOffsets: plan.timeOffsets, steps: plan.steps() }, null, 2) + '\n');
   } else {
     const namespaces = plan.namespaces.map((ns) => (ns.path === undefined ? `${ns.type} (new)` : `${ns.type} (join ${ns.path})`)).join(', ');
-    process.stdout.write(`namespaces: ${namespaces || 'none'}\n${formatSteps(plan.steps())}\n`);
+    const offsets = plan.timeOffsets.map((offset) => `${offset.clock} ${offset.secs}s ${offset.nanosecs}ns`).join(', ');
+    const offsetLine = offsets === '' ? '' : `time offsets: ${offsets}\n`;
+    process.stdout.write(`namespaces: ${namespaces || 'none'}\n${offsetLine}${formatSteps(plan.steps())}\n`);
   }
   return 0;
 }

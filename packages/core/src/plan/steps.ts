@@ -98,7 +98,7 @@ export type Step =
   | { op: 'wait-fifo'; slot: string }
   | { op: 'unshare'; namespaces: NamespaceType[] }
   /**
-   * Runs in the executor's setup stage, before the clone, wherever it stands: clones `source` as a
+   * Runs in the executor's setup stage, before the clone, wherever it is in the plan: clones `source` as a
    * detached mount idmapped with these maps, into `slot`. `recursive` clones submounts too
    * (rbind); `recursiveIdmap` idmaps them too (ridmap).
    */
