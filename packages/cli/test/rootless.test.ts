@@ -79,7 +79,9 @@ function asUser(args: string[], options: { cwd?: string; env?: Record<string, st
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  // A detached container keeps the command's stdout and stderr open, so after 'exit' only wait
+  // briefly for output still in the pipes, as the bulkhead helper does.
+  return new Promise((resolve) => child.on('exit', (code, signal) => setTimeout(() => resolve({ code, signal, stdout, stderr }), 50)));
 }
 
 /**
@@ -350,4 +352,30 @@ rootTest('idmapped mount of a non-root user is rejected naming the requirement',
   const result = await asUser(['run', uniqueId('idmapuser')], { cwd: dir });
   t.is(result.code, 1);
   t.regex(result.stderr, /mounts\[\d+\]\.options: idmap needs root: the kernel allows MOUNT_ATTR_IDMAP only with CAP_SYS_ADMIN/);
+});
+
+rootTest('OCI lifecycle of a non-root user keeps state under XDG_RUNTIME_DIR', async (t) => {
+  const u = testUser();
+  const dir = await bundle('busybox', (config) => {
+    userNamespace(config, u);
+    config.process.args = ['sleep', '30'];
+  });
+  const id = uniqueId('lifecycle');
+  const created = await asUser(['create', id], { cwd: dir });
+  t.is(created.code, 0, created.stderr);
+  t.true(existsSync(join(u.runtimeDir, 'bulkhead', id, 'state.json')));
+  const state = JSON.parse((await asUser(['state', id])).stdout) as { status: string; pid: number };
+  t.is(state.status, 'created');
+  t.regex(readFileSync(`/proc/${state.pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${u.uid}\\s`, 'm'), 'container root is the user on the host');
+
+  t.is((await asUser(['start', id])).code, 0);
+  const exec = await asUser(['exec', id, 'cat', '/proc/self/uid_map']);
+  t.is(exec.code, 0, exec.stderr);
+  t.deepEqual(mapRows(exec.stdout), [
+    [0, u.uid, 1],
+    [1, u.subordinate, SUBORDINATE_COUNT],
+  ]);
+
+  t.is((await asUser(['delete', '--force', id])).code, 0);
+  t.false(existsSync(join(u.runtimeDir, 'bulkhead', id)));
 });
