@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -9,6 +9,7 @@ const ROOT = { uid: 0, gid: 0, name: 'root' };
 const ALICE = { uid: 1000, gid: 1000, name: 'alice' };
 
 const subidDir = mkdtempSync(join(tmpdir(), 'bulkhead-subid-'));
+process.once('exit', () => rmSync(subidDir, { recursive: true, force: true }));
 const SUBUID = join(subidDir, 'subuid');
 const SUBGID = join(subidDir, 'subgid');
 writeFileSync(SUBUID, 'bob:200000:65536\nalice:100000:65536\n# comment\n');
