@@ -8,6 +8,8 @@ import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
 import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
 import { seccompPlugin } from '@bulkhead/plugin-seccomp';
+import { timePlugin } from '@bulkhead/plugin-time';
+import { userPlugin } from '@bulkhead/plugin-user';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -26,9 +28,14 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.syscalls === undefined ? {} : { syscalls: options.syscalls }),
   });
-  // The capabilities plugin comes before the pid plugin: both add steps to the privileges phase,
-  // and the optional init must fork after the container's privileges are set.
+  // The user plugin comes first, so that its attach tap writes the maps before any other tap acts
+  // on the child. The time plugin comes before the mount plugin: with a user namespace, its steps
+  // write /proc/self/timens_offsets while the host's /proc is still mounted. The capabilities
+  // plugin comes before the pid plugin: both add steps to the privileges phase, and the optional
+  // init must fork after the container's privileges are set.
   return runtime
+    .use(userPlugin())
+    .use(timePlugin())
     .use(capabilitiesPlugin())
     .use(pidPlugin({ init: options.init ?? false }))
     .use(mountPlugin())

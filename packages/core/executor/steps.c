@@ -44,6 +44,8 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_UNSHARE] = { "i", op_unshare },
 	[OP_CAPSET] = { "iii", op_capset },
 	[OP_SECCOMP] = { "bii", op_seccomp },
+	[OP_IDMAP_TREE] = { "sfibb", op_idmap_tree },
+	[OP_MOVE_MOUNT] = { "fsr", op_move_mount },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */
@@ -107,7 +109,7 @@ noreturn void steps_run(const struct plan *plan, int sync_fd)
 	struct child_context context = { .sync_fd = sync_fd };
 
 	for (int i = 0; i < PLAN_SLOT_COUNT; i++)
-		context.slots[i] = -1;
+		context.slots[i] = plan->setup_slots[i];
 	for (uint32_t i = 0; i < plan->step_count; i++) {
 		const struct plan_step *step = &plan->steps[i];
 		int err = op_table[step->op].run(&context, step->args);

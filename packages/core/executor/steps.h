@@ -31,6 +31,10 @@ step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_cap
 /* steps_seccomp.c */
 step_function op_seccomp;
 
+/* idmap.c */
+step_function op_idmap_tree, op_move_mount;
+int idmap_tree(int slots[PLAN_SLOT_COUNT], const struct plan_arg *args);
+
 /* exec.c, init.c */
 step_function op_exec, op_init;
 

@@ -19,13 +19,13 @@ import { OCI_VERSION, type ContainerSpec, type ContainerState, type NamespaceTyp
 import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
-import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
+import { checkContainerId, createStateDir, defaultStateRoot, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
 import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
 export interface RuntimeOptions {
-  /** Directory holding one state directory per container. Default /run/bulkhead. */
+  /** Directory holding one state directory per container. Default /run/bulkhead for root, $XDG_RUNTIME_DIR/bulkhead for other users. */
   stateRoot?: string;
   /** The parent-side syscall layer; tests pass the recording fake. */
   syscalls?: Syscalls;
@@ -67,7 +67,7 @@ export class Runtime {
   private readonly auditListeners: AuditListener[] = [];
 
   constructor(options: RuntimeOptions = {}) {
-    this.stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.stateRoot = options.stateRoot ?? defaultStateRoot();
     this.syscalls = options.syscalls ?? libc;
     this.log = options.logger ?? silentLogger;
   }

@@ -6,8 +6,21 @@ import type { Container } from './container.js';
 import type { Syscalls } from './native/syscalls.js';
 import type { ContainerSpec, ContainerState, ContainerStatus } from './spec.js';
 
-/** Default directory of the containers' state directories. */
+/** Default directory of the containers' state directories for root. */
 export const DEFAULT_STATE_ROOT = '/run/bulkhead';
+
+/**
+ * Returns the default state root of the calling user: /run/bulkhead for root, and
+ * $XDG_RUNTIME_DIR/bulkhead for anyone else, who cannot write /run.
+ */
+export function defaultStateRoot(env: NodeJS.ProcessEnv = process.env, euid: number = process.geteuid!()): string {
+  if (euid === 0) return DEFAULT_STATE_ROOT;
+  const runtimeDir = env['XDG_RUNTIME_DIR'];
+  if (runtimeDir === undefined || runtimeDir === '' || !runtimeDir.startsWith('/')) {
+    throw new BulkheadError(ErrorCode.USAGE, `XDG_RUNTIME_DIR is not set to an absolute path: a non-root user's containers keep their state under it; set it, or pass --root DIR`);
+  }
+  return join(runtimeDir, 'bulkhead');
+}
 
 /** The FIFO that a detached container waits on until `start` opens it, in its state directory. */
 export const EXEC_FIFO = 'exec.fifo';

@@ -33,7 +33,8 @@ test('encoded plan starts with length, magic and clone flags', (t) => {
   t.is(bytes.readUInt32LE(8), 1);
   t.is(bytes.readUInt32LE(12), 0x20000000 | 0x20000);
   t.is(bytes.readUInt32LE(16), 0, 'no joins');
-  t.is(bytes.readUInt32LE(20), 2, 'the two barriers');
+  t.is(bytes.readUInt32LE(20), 0, 'no time offsets');
+  t.is(bytes.readUInt32LE(24), 2, 'the two barriers');
 });
 
 test('joined namespaces are encoded user first and mount last', (t) => {

@@ -3,7 +3,7 @@ import type { PathArg, PlannedStep, Step } from './steps.js';
 const quote = (value: string) => JSON.stringify(value);
 
 /** prctl(2) options that plugins use, by their kernel names. */
-const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT' };
+const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 4: 'PR_SET_DUMPABLE', 8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT' };
 
 function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
@@ -65,6 +65,12 @@ export function describeStep(step: Step): string {
       return `load seccomp filter of ${step.filter.length / 8} instructions${step.flags === 0 ? '' : ` flags 0x${step.flags.toString(16)}`}${step.listener ? ' with a notification listener' : ''}`;
     case 'capset':
       return `capset effective ${capabilitySet(step.effective, step.names?.effective)} permitted ${capabilitySet(step.permitted, step.names?.permitted)} inheritable ${capabilitySet(step.inheritable, step.names?.inheritable)}`;
+    case 'idmap-tree': {
+      const map = (mappings: { containerID: number; hostID: number; size: number }[]) => mappings.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(',');
+      return `idmap ${step.recursive ? 'recursive ' : ''}tree ${quote(step.source)} as ${step.slot} with uids ${map(step.uidMappings)} gids ${map(step.gidMappings)}${step.recursiveIdmap ? ' recursively' : ''} (setup stage, before clone)`;
+    }
+    case 'move-mount':
+      return `attach ${step.slot} on ${where(step.target)}`;
   }
 }
 
@@ -84,6 +90,9 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
   if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';
   if (step.op === 'capset' && errnoName === 'EPERM') return 'a set asks for a capability that the runtime itself lacks, or the inheritable set for one outside the bounding set';
+  if (step.op === 'idmap-tree' && ['EINVAL', 'ENOSYS', 'EPERM'].includes(errnoName)) {
+    return 'idmapped mounts need Linux 5.12 or later (mount_setattr with MOUNT_ATTR_IDMAP), a filesystem that supports them, and root';
+  }
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

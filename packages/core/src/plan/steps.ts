@@ -1,4 +1,4 @@
-import type { NamespaceType } from '../spec.js';
+import type { IdMapping, NamespaceType } from '../spec.js';
 
 /**
  * Phases of the child program, in the order the executor runs them. The order is the kernel's:
@@ -106,7 +106,15 @@ export type Step =
    */
   | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean }
   /** Capability sets as masks, bit N for capability N; `names` lists them for messages only. */
-  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; names?: { effective: string[]; permitted: string[]; inheritable: string[] } };
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; names?: { effective: string[]; permitted: string[]; inheritable: string[] } }
+  /**
+   * Runs in the executor's setup stage, before the clone, wherever it is in the plan: clones `source` as a
+   * detached mount idmapped with these maps, into `slot`. `recursive` clones submounts too
+   * (rbind); `recursiveIdmap` idmaps them too (ridmap).
+   */
+  | { op: 'idmap-tree'; source: string; slot: string; recursive: boolean; recursiveIdmap: boolean; uidMappings: IdMapping[]; gidMappings: IdMapping[] }
+  /** Attaches the detached mount in `slot` at `target`, which must exist. */
+  | { op: 'move-mount'; slot: string; target: PathArg };
 
 export type StepOp = Step['op'];
 
@@ -133,4 +141,16 @@ export interface NamespaceRequest {
   type: NamespaceType;
   plugin: string;
   path?: string;
+}
+
+/** Clocks that a time namespace offsets. */
+export type TimeClock = 'monotonic' | 'boottime';
+
+/** A clock offset of the time namespace created in the executor's setup stage. */
+export interface TimeOffsetRequest {
+  plugin: string;
+  clock: TimeClock;
+  secs: number;
+  /** 0 to 999999999. */
+  nanosecs: number;
 }
