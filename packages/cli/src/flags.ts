@@ -11,11 +11,13 @@ export interface ContainerFlags extends ResourceFlags {
   id?: string;
   json: boolean;
   cgroupns: boolean;
+  /** --seccomp: 'default', 'unconfined' or the path of an OCI linux.seccomp JSON file. */
+  seccomp?: string;
   /** The command and its arguments. */
   args: string[];
 }
 
-const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'seccomp']);
 const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
@@ -103,6 +105,9 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
       return;
     case 'id':
       flags.id = value;
+      return;
+    case 'seccomp':
+      flags.seccomp = value;
       return;
   }
 }

@@ -43,6 +43,9 @@ Flags of run and plan:
   --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
+  --seccomp default|unconfined|FILE
+                    seccomp filter: bulkhead's default profile, none (the default), or the
+                    linux.seccomp JSON object in FILE (./default for a file named default)
 
 Flags of plan only:
   --json            print the plan as JSON

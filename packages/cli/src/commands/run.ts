@@ -9,6 +9,7 @@ import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
 import { applyResourceFlags } from '../resources.js';
+import { applySeccompFlag } from '../seccomp.js';
 import type { GlobalFlags } from '../main.js';
 
 /** Signals that `run` passes on to the container process. */
@@ -46,6 +47,7 @@ export function specFromFlags(flags: ContainerFlags) {
   });
   applyResourceFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
+  applySeccompFlag(spec, flags.seccomp);
   return spec;
 }
 
