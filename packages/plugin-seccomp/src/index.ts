@@ -8,8 +8,8 @@ import { KERNEL_ACTION_NAMES, validateProfile, type ActionName, type LinuxSeccom
 export const PLUGIN_NAME = '@bulkhead/plugin-seccomp';
 
 export { defaultProfile } from './default-profile.js';
-export { compileProfile, profilePseudoCode, ruleApplies, type CompileContext, type CompiledProfile } from './compile.js';
-export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, LinuxSeccompFilter } from './profile.js';
+export { compileProfile, profileArches, profilePseudoCode, ruleApplies, type CompileContext, type CompiledProfile } from './compile.js';
+export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, LinuxSeccompArchMap, LinuxSeccompFilter } from './profile.js';
 
 export interface SeccompPluginOptions {
   /**
