@@ -1,4 +1,5 @@
-import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
+import { dirname, join } from 'node:path';
+import { DEFAULT_STATE_ROOT, Runtime, type Logger, type Syscalls } from '@bulkhead/core';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
@@ -33,6 +34,14 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(cgroupPlugin())
     .use(rlimitPlugin())
     .use(sysctlPlugin())
-    .use(seccompPlugin())
+    .use(seccompPlugin({ cacheDir: seccompCacheDir(options.stateRoot ?? DEFAULT_STATE_ROOT) }))
     .use(hooksPlugin());
+}
+
+/**
+ * Returns where compiled seccomp programs are kept: next to the state root rather than in it,
+ * because everything in the state root is a container. /run/bulkhead-seccomp-cache by default.
+ */
+export function seccompCacheDir(stateRoot: string): string {
+  return join(dirname(stateRoot), 'bulkhead-seccomp-cache');
 }
