@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
 import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
@@ -44,6 +45,14 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(cgroupPlugin())
     .use(rlimitPlugin())
     .use(sysctlPlugin())
-    .use(seccompPlugin())
+    .use(seccompPlugin({ cacheDir: seccompCacheDir(runtime.stateRoot) }))
     .use(hooksPlugin());
+}
+
+/**
+ * Returns where compiled seccomp programs are kept: next to the state root rather than in it,
+ * because everything in the state root is a container. /run/bulkhead-seccomp-cache by default.
+ */
+export function seccompCacheDir(stateRoot: string): string {
+  return join(dirname(stateRoot), 'bulkhead-seccomp-cache');
 }

@@ -18,11 +18,13 @@ export interface ContainerFlags extends ResourceFlags {
   level?: IsolationLevel;
   allowPrivileged: boolean;
   allowNested: boolean;
+  /** --seccomp: 'default', 'unconfined' or the path of an OCI linux.seccomp JSON file. */
+  seccomp?: string;
   /** The command and its arguments. */
   args: string[];
 }
 
-const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level']);
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level', 'seccomp']);
 const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
@@ -121,5 +123,8 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
       flags.level = level;
       return;
     }
+    case 'seccomp':
+      flags.seccomp = value;
+      return;
   }
 }

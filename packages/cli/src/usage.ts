@@ -58,6 +58,9 @@ Flags of run and plan:
   --level strict|moderate|permissive  apply an isolation level (see docs/security.md)
   --allow-privileged  with --level: every capability, no seccomp profile, no masked paths
   --allow-nested    with --level: what a container runtime inside the container needs
+  --seccomp default|unconfined|FILE
+                    seccomp filter: bulkhead's default profile, none (the default), or the
+                    linux.seccomp JSON object in FILE (./default for a file named default)
 
 Flags of plan only:
   --json            print the plan as JSON

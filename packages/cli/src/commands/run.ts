@@ -11,6 +11,7 @@ import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
 import { applyResourceFlags } from '../resources.js';
 import { makeRootless } from '../rootless.js';
+import { applySeccompFlag } from '../seccomp.js';
 import type { GlobalFlags } from '../main.js';
 import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '../adjust.js';
 
@@ -66,6 +67,7 @@ export function specFromFlags(flags: ContainerFlags) {
     parseAdjust('--adjust', flags.adjust.join(','));
     spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
   }
+  applySeccompFlag(spec, flags.seccomp);
   if (process.geteuid!() !== 0) makeRootless(spec);
   return flags.level === undefined ? spec : applyLevel(spec, flags.level, { allowPrivileged: flags.allowPrivileged, allowNested: flags.allowNested });
 }
