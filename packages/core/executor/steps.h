@@ -28,6 +28,9 @@ step_function op_pivot_root, op_write_file, op_open_path, op_wait_fifo;
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
 step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
 
+/* steps_net.c */
+step_function op_link_up;
+
 /* exec.c, init.c */
 step_function op_exec, op_init;
 

@@ -61,6 +61,8 @@ export function describeStep(step: Step): string {
       return `wait until start opens the FIFO ${step.slot}`;
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
+    case 'link-up':
+      return `set interface ${step.name} up`;
   }
 }
 

@@ -28,6 +28,7 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  'link-up': 34,
 };
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
@@ -128,6 +129,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'link-up':
+      return [str(step.name)];
   }
 }
 

@@ -96,7 +96,9 @@ export type Step =
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
-  | { op: 'unshare'; namespaces: NamespaceType[] };
+  | { op: 'unshare'; namespaces: NamespaceType[] }
+  /** Sets IFF_UP on an interface of the child's network namespace, such as its loopback device. */
+  | { op: 'link-up'; name: string };
 
 export type StepOp = Step['op'];
 

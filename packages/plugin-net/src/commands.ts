@@ -1,0 +1,130 @@
+import type { Firewall, FirewallRule, NetworkConfig, Shaper } from './config.js';
+import type { NetworkFile } from './ipam.js';
+
+/** The interface name of the container's end of the veth pair, inside its namespace. */
+export const CONTAINER_LINK = 'eth0';
+
+/** nft table that holds a container's firewall, inside its own network namespace. */
+export const FIREWALL_TABLE = 'bulkhead';
+
+/**
+ * Host-side interface names of a container: the veth end on the bridge and the ifb device that
+ * shapes its egress. Derived from the id with FNV-1a, since IFNAMSIZ leaves 15 bytes.
+ */
+export function linkNames(id: string): { veth: string; ifb: string } {
+  const hash = fnv1a(id, 0x811c9dc5).toString(16).padStart(8, '0') + fnv1a(id, 0x01000193).toString(16).padStart(8, '0').slice(0, 4);
+  return { veth: `bhv${hash}`, ifb: `bhi${hash}` };
+}
+
+function fnv1a(text: string, seed: number): number {
+  let hash = seed >>> 0;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}
+
+export function natTable(bridge: string): string {
+  return `bulkhead-nat-${bridge}`;
+}
+
+/** `ip` lines that create a bridge with the gateway address and bring it up. */
+export function bridgeCommands(network: NetworkFile): string[] {
+  const prefix = network.subnet.split('/')[1]!;
+  return [`link add ${network.bridge} type bridge`, `addr add ${network.gateway}/${prefix} dev ${network.bridge}`, `link set ${network.bridge} up`];
+}
+
+/**
+ * Source NAT for traffic from the subnet that leaves it. Rules only: forwarding
+ * (net.ipv4.ip_forward) is a host-wide setting that bulkhead leaves to the operator.
+ */
+export function masqueradeRuleset(network: NetworkFile): string {
+  const table = natTable(network.bridge);
+  return [
+    `table ip ${table} {`,
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip saddr ${network.subnet} ip daddr != ${network.subnet} counter masquerade`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * `ip` lines run in the host's namespace: the veth pair with its container end created right in
+ * the namespace of `pid`, the host end on the bridge, and the ifb device when egress is shaped.
+ */
+export function hostLinkCommands(id: string, pid: number, bridge: string, shaped: boolean): string[] {
+  const { veth, ifb } = linkNames(id);
+  const lines = [`link add ${veth} type veth peer name ${CONTAINER_LINK} netns ${pid}`, `link set ${veth} master ${bridge} up`];
+  if (shaped) lines.push(`link add ${ifb} type ifb`, `link set ${ifb} up`);
+  return lines;
+}
+
+/** `ip` lines run in the container's namespace: its address, its link up and the default route. */
+export function containerLinkCommands(address: string, network: NetworkFile): string[] {
+  const prefix = network.subnet.split('/')[1]!;
+  return [`addr add ${address}/${prefix} dev ${CONTAINER_LINK}`, `link set ${CONTAINER_LINK} up`, `route add default via ${network.gateway} dev ${CONTAINER_LINK}`];
+}
+
+/**
+ * `tc` lines on the host's end of the veth pair. What the container receives leaves the host
+ * end, so ingress is a tbf root qdisc there; what the container sends arrives on the host end,
+ * where only policing is possible, so egress is redirected to an ifb device and shaped by a tbf
+ * on it.
+ */
+export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress' | 'ingress'>): string[] {
+  const { veth, ifb } = linkNames(id);
+  const lines: string[] = [];
+  if (config.ingress !== undefined) lines.push(`qdisc add dev ${veth} root ${tbf(config.ingress)}`);
+  if (config.egress !== undefined) {
+    lines.push(`qdisc add dev ${ifb} root ${tbf(config.egress)}`);
+    lines.push(`qdisc add dev ${veth} handle ffff: ingress`);
+    lines.push(`filter add dev ${veth} parent ffff: matchall action mirred egress redirect dev ${ifb}`);
+  }
+  return lines;
+}
+
+/** A token bucket filter; packets that would wait more than 50 ms are dropped, so TCP adapts to the rate. */
+function tbf(shaper: Shaper): string {
+  return `tbf rate ${shaper.rate}bit burst ${shaper.burst} latency 50ms`;
+}
+
+/**
+ * The container's firewall as an nft ruleset, applied inside its network namespace. Each
+ * direction is one base chain: established replies and loopback pass, then the container's own
+ * rules, then each security group's chain, then a counted policy. Every rule carries a counter
+ * and a comment naming it, which `networkStats` reads back.
+ */
+export function firewallRuleset(firewall: Firewall | undefined, groups: Record<string, FirewallRule[]>): string {
+  const lines = [`table inet ${FIREWALL_TABLE} {`];
+  for (const [name, rules] of Object.entries(groups)) {
+    for (const direction of ['ingress', 'egress'] as const) {
+      lines.push(`  chain sg-${name}-${direction} {`);
+      rules.forEach((rule, i) => {
+        if (rule.direction === direction) lines.push(`    ${ruleText(rule, `group ${name} rule ${i}`)}`);
+      });
+      lines.push('  }');
+    }
+  }
+  for (const [direction, chain, hook, iface] of [['ingress', 'input', 'input', 'iif'], ['egress', 'output', 'output', 'oif']] as const) {
+    const policy = firewall?.policy?.[direction] ?? 'accept';
+    lines.push(`  chain ${chain} {`, `    type filter hook ${hook} priority filter; policy ${policy};`, '    ct state established,related accept', `    ${iface} "lo" accept`);
+    (firewall?.rules ?? []).forEach((rule, i) => {
+      if (rule.direction === direction) lines.push(`    ${ruleText(rule, `rule ${i}`)}`);
+    });
+    for (const name of Object.keys(groups)) lines.push(`    jump sg-${name}-${direction}`);
+    lines.push(`    counter comment "${direction} policy"`, '  }');
+  }
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+function ruleText(rule: FirewallRule, comment: string): string {
+  const parts: string[] = [];
+  if (rule.cidr !== undefined) parts.push(`ip ${rule.direction === 'ingress' ? 'saddr' : 'daddr'} ${rule.cidr}`);
+  if (rule.protocol !== undefined) parts.push(`meta l4proto ${rule.protocol}`);
+  else if (rule.port !== undefined) parts.push('meta l4proto { tcp, udp }');
+  if (rule.port !== undefined) parts.push(`th dport ${rule.port}`);
+  parts.push('counter', rule.action === 'reject' && rule.protocol === 'tcp' ? 'reject with tcp reset' : rule.action, `comment "${comment}"`);
+  return parts.join(' ');
+}

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/**
+ * The host tools the plugin drives: iproute2 (`ip`, `tc`) and `nft`, batched so that a
+ * container's links take one process each. `netns` is the pid of a process whose network
+ * namespace the command runs in, entered with nsenter(1). Tests pass a recording fake.
+ */
+export interface NetTools {
+  /** Runs `ip -batch -`; with `force`, continues after a failed line (`ip -force`) and does not fail. */
+  ip(commands: readonly string[], options?: { netns?: number; force?: boolean }): Promise<void>;
+  /** Runs `tc -batch -`. */
+  tc(commands: readonly string[]): Promise<void>;
+  /** Applies a ruleset with `nft -f -`. */
+  nft(ruleset: string, options?: { netns?: number; force?: boolean }): Promise<void>;
+  /** Runs `nft -j` with these arguments and returns the parsed JSON. */
+  nftJson(args: readonly string[], options?: { netns?: number }): Promise<unknown>;
+  /** True when a network interface of this name exists in the host's namespace. */
+  linkExists(name: string): boolean;
+}
+
+export const hostTools: NetTools = {
+  async ip(commands, options = {}) {
+    const args = [...(options.force === true ? ['-force'] : []), '-batch', '-'];
+    await run('ip', args, commands.join('\n') + '\n', options.netns, options.force === true);
+  },
+  async tc(commands) {
+    await run('tc', ['-batch', '-'], commands.join('\n') + '\n');
+  },
+  async nft(ruleset, options = {}) {
+    await run('nft', ['-f', '-'], ruleset, options.netns, options.force === true);
+  },
+  async nftJson(args, options = {}) {
+    return JSON.parse(await run('nft', ['-j', ...args], '', options.netns)) as unknown;
+  },
+  linkExists(name) {
+    return existsSync(`/sys/class/net/${name}`);
+  },
+};
+
+/** Runs a tool with its input on stdin; fails with the tool's first error line, unless `tolerant`. */
+function run(tool: string, args: readonly string[], input: string, netns?: number, tolerant = false): Promise<string> {
+  const [file, argv] = netns === undefined ? [tool, args] : ['nsenter', [`--net=/proc/${netns}/ns/net`, '--', tool, ...args]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (error) => reject(new Error(`run ${tool}: ${(error as NodeJS.ErrnoException).code ?? error.message}${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `: is ${tool === 'nft' ? 'nftables' : tool === 'nsenter' ? 'util-linux' : 'iproute2'} installed?` : ''}`)));
+    child.on('close', (code) => {
+      if (code === 0 || tolerant) resolve(stdout);
+      else reject(new Error(`${tool} ${args.join(' ')}${netns === undefined ? '' : ` in the network namespace of ${netns}`}: ${firstLine(stderr) ?? `exit status ${code}`}`));
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+function firstLine(text: string): string | undefined {
+  return text.split('\n').find((line) => line.trim() !== '')?.trim();
+}

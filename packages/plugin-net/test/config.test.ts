@@ -1,0 +1,132 @@
+import test from 'ava';
+import { OCI_VERSION, Runtime, type ContainerSpec, type SpecError } from '@bulkhead/core';
+import { namespacesPlugin } from '@bulkhead/core/testing';
+import { netPlugin, parseRate, parseSize, linkNames } from '../src/index.js';
+import { firewallRuleset, hostLinkCommands, shapingCommands } from '../src/commands.js';
+import { lease, newNetwork } from '../src/ipam.js';
+import { parseNetDev, ruleCounters } from '../src/stats.js';
+
+const spec = (network: { path?: string } | undefined, annotations: Record<string, string> = {}): ContainerSpec => ({
+  ociVersion: OCI_VERSION,
+  process: { args: ['sh'], cwd: '/' },
+  linux: { namespaces: [{ type: 'pid' }, ...(network === undefined ? [] : [{ type: 'network' as const, ...network }])] },
+  annotations,
+});
+
+const runtime = new Runtime().use(namespacesPlugin(['pid'])).use(netPlugin({ securityGroups: { web: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 80 }] } }));
+
+function problems(s: ContainerSpec): string[] {
+  const error = catchSpecError(() => runtime.validate(s));
+  return error.problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+function catchSpecError(fn: () => unknown): SpecError {
+  try {
+    fn();
+  } catch (error) {
+    return error as SpecError;
+  }
+  throw new Error('expected a SpecError');
+}
+
+test('a new network namespace is planned with its loopback device brought up', (t) => {
+  const plan = runtime.describe(spec({}));
+  t.deepEqual(plan.namespaces.find((ns) => ns.type === 'network'), { type: 'network', plugin: '@bulkhead/plugin-net' });
+  t.true(plan.steps().some((s) => s.step.op === 'link-up' && s.step.name === 'lo' && s.phase === 'host'));
+});
+
+test('a network namespace given by path is joined, and its loopback device is left alone', (t) => {
+  const plan = runtime.describe(spec({ path: '/proc/self/ns/net' }));
+  t.deepEqual(plan.namespaces.find((ns) => ns.type === 'network'), { type: 'network', plugin: '@bulkhead/plugin-net', path: '/proc/self/ns/net' });
+  t.false(plan.steps().some((s) => s.step.op === 'link-up'));
+});
+
+test('without a network namespace entry the container stays in the host namespace', (t) => {
+  const plan = runtime.describe(spec(undefined));
+  t.is(plan.namespaces.find((ns) => ns.type === 'network'), undefined);
+  t.false(plan.steps().some((s) => s.step.op === 'link-up'));
+});
+
+const invalid: [string, ContainerSpec, string][] = [
+  ['bridge mode without a namespace of its own', spec(undefined, { 'bulkhead.network.mode': 'bridge' }), 'annotations["bulkhead.network.mode"]: network mode bridge needs a new network namespace in linux.namespaces (an entry of type network without a path)'],
+  ['an unknown mode', spec({}, { 'bulkhead.network.mode': 'overlay' }), 'annotations["bulkhead.network.mode"]: must be none or bridge, got "overlay"; host and joining are chosen in linux.namespaces'],
+  ['a bad rate', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.egress-rate': '10 apples' }), 'annotations["bulkhead.network.egress-rate"]: must be a rate such as 10mbit or 500kbit, got "10 apples"'],
+  ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, masquerade and rate settings need network mode bridge'],
+  ['a subnet that is not IPv4', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': 'fd00::/64' }), 'annotations["bulkhead.network.subnet"]: must be an IPv4 subnet with a prefix from /8 to /30, got "fd00::/64"'],
+  ['a bridge name longer than IFNAMSIZ allows', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': 'a-very-long-bridge' }), 'annotations["bulkhead.network.bridge"]: must be an interface name: 1 to 15 letters, digits, "_", "." or "-"'],
+  ['firewall JSON that does not parse', spec({}, { 'bulkhead.network.firewall': '{' }), 'annotations["bulkhead.network.firewall"]: must be JSON'],
+  ['a firewall rule with a bad port', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 70000 }] }) }), 'annotations["bulkhead.network.firewall"].rules[0].port: must be a port from 1 to 65535 or a range FIRST-LAST, got 70000'],
+  ['a firewall rule with ports on icmp', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ rules: [{ direction: 'egress', action: 'drop', protocol: 'icmp', port: 1 }] }) }), 'annotations["bulkhead.network.firewall"].rules[0].port: icmp has no ports'],
+  ['a firewall in the host namespace', spec(undefined, { 'bulkhead.network.firewall': '{}' }), 'annotations["bulkhead.network.firewall"]: a firewall needs a new network namespace of the container\'s own'],
+  ['an unknown security group', spec({}, { 'bulkhead.network.security-groups': 'web,db' }), 'annotations["bulkhead.network.security-groups"]: no security group named "db" in this runtime; it has web'],
+];
+for (const [name, s, message] of invalid) {
+  test(`rejects ${name}`, (t) => {
+    const found = problems(s);
+    t.true(found.some((p) => p.startsWith(message)), found.join('\n'));
+  });
+}
+
+test('a security group with an invalid rule is refused when the plugin is made', (t) => {
+  t.throws(() => netPlugin({ securityGroups: { db: [{ direction: 'sideways' as never, action: 'accept' }] } }), { message: '@bulkhead/plugin-net: securityGroups.db[0].direction: must be ingress or egress' });
+});
+
+test('rates and sizes read as tc writes them', (t) => {
+  t.is(parseRate('10mbit'), 10_000_000);
+  t.is(parseRate('500kbit'), 500_000);
+  t.is(parseRate('1mbps'), 8_000_000);
+  t.is(parseRate('1.5gbit'), 1_500_000_000);
+  t.is(parseRate('10'), undefined);
+  t.is(parseSize('32kb'), 32768);
+  t.is(parseSize('1500'), 1500);
+  t.is(parseSize('0'), undefined);
+});
+
+test('host link names fit IFNAMSIZ and differ between ids', (t) => {
+  const a = linkNames('a-container');
+  const b = linkNames('b-container');
+  t.true(a.veth.length <= 15 && a.ifb.length <= 15);
+  t.not(a.veth, b.veth);
+  t.deepEqual(hostLinkCommands('a-container', 42, 'br0', false), [`link add ${a.veth} type veth peer name eth0 netns 42`, `link set ${a.veth} master br0 up`]);
+});
+
+test('leases take the lowest free address, skipping the gateway, and run out at the broadcast address', (t) => {
+  const network = newNetwork('br0', '10.1.2.9/30', false, true);
+  t.is(network.subnet, '10.1.2.8/30');
+  t.is(network.gateway, '10.1.2.9');
+  t.is(lease(network, 'a'), '10.1.2.10');
+  t.throws(() => lease(network, 'b'), { message: 'lease an address on bridge br0: subnet 10.1.2.8/30 has no free address' });
+  delete network.leases['a'];
+  t.is(lease(network, 'b'), '10.1.2.10');
+});
+
+test('ingress is shaped on the host end of the veth, egress through an ifb device', (t) => {
+  const { veth, ifb } = linkNames('c');
+  t.deepEqual(shapingCommands('c', { ingress: { rate: 5_000_000, burst: 16384 }, egress: { rate: 10_000_000, burst: 32768 } }), [
+    `qdisc add dev ${veth} root tbf rate 5000000bit burst 16384 latency 50ms`,
+    `qdisc add dev ${ifb} root tbf rate 10000000bit burst 32768 latency 50ms`,
+    `qdisc add dev ${veth} handle ffff: ingress`,
+    `filter add dev ${veth} parent ffff: matchall action mirred egress redirect dev ${ifb}`,
+  ]);
+});
+
+test('the firewall ruleset puts own rules before security groups and counts the policy', (t) => {
+  const ruleset = firewallRuleset({ policy: { ingress: 'drop' }, rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: '8000-8080', cidr: '10.0.0.0/8' }, { direction: 'egress', action: 'reject', port: 53 }] }, { web: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 80 }] });
+  t.true(ruleset.includes('type filter hook input priority filter; policy drop;'));
+  t.true(ruleset.includes('ip saddr 10.0.0.0/8 meta l4proto tcp th dport 8000-8080 counter accept comment "rule 0"'));
+  t.true(ruleset.includes('meta l4proto { tcp, udp } th dport 53 counter reject comment "rule 1"'));
+  t.true(ruleset.includes('meta l4proto tcp th dport 80 counter accept comment "group web rule 0"'));
+  const input = ruleset.slice(ruleset.indexOf('chain input'));
+  t.true(input.indexOf('comment "rule 0"') < input.indexOf('jump sg-web-ingress'));
+  t.true(input.indexOf('jump sg-web-ingress') < input.indexOf('counter comment "ingress policy"'));
+});
+
+test('interface statistics are read from /proc/net/dev', (t) => {
+  const text = 'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0\n  eth0:   5000      40    1    2    0     0          0         0     7000      50    3    4    0     0       0          0\n';
+  t.deepEqual(parseNetDev(text)['eth0'], { rxBytes: 5000, rxPackets: 40, rxErrors: 1, rxDropped: 2, txBytes: 7000, txPackets: 50, txErrors: 3, txDropped: 4 });
+});
+
+test('rule counters are taken from commented rules of nft -j output', (t) => {
+  const listing = { nftables: [{ metainfo: {} }, { rule: { chain: 'input', comment: 'rule 0', expr: [{ match: {} }, { counter: { packets: 3, bytes: 180 } }, { accept: null }] } }, { rule: { chain: 'input', expr: [{ accept: null }] } }] };
+  t.deepEqual(ruleCounters(listing), [{ chain: 'input', rule: 'rule 0', packets: 3, bytes: 180 }]);
+});
