@@ -79,7 +79,7 @@ export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress'
   if (config.egress !== undefined) {
     lines.push(`qdisc add dev ${ifb} root ${tbf(config.egress)}`);
     lines.push(`qdisc add dev ${veth} handle ffff: ingress`);
-    lines.push(`filter add dev ${veth} parent ffff: matchall action mirred egress redirect dev ${ifb}`);
+    lines.push(`filter add dev ${veth} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb}`);
   }
   return lines;
 }

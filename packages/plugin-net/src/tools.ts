@@ -38,9 +38,20 @@ export const hostTools: NetTools = {
   },
 };
 
+/** Where the system's tools live. */
+const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+
+/**
+ * The system's copy of a tool. A PATH lookup is not enough: under npm scripts PATH starts with
+ * node_modules/.bin, where a JavaScript package may install a command named nft.
+ */
+function systemTool(name: string): string {
+  return SYSTEM_DIRS.map((dir) => `${dir}/${name}`).find((path) => existsSync(path)) ?? name;
+}
+
 /** Runs a tool with its input on stdin; fails with the tool's first error line, unless `tolerant`. */
 function run(tool: string, args: readonly string[], input: string, netns?: number, tolerant = false): Promise<string> {
-  const [file, argv] = netns === undefined ? [tool, args] : ['nsenter', [`--net=/proc/${netns}/ns/net`, '--', tool, ...args]];
+  const [file, argv] = netns === undefined ? [systemTool(tool), args] : [systemTool('nsenter'), [`--net=/proc/${netns}/ns/net`, '--', systemTool(tool), ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -106,7 +106,7 @@ test('ingress is shaped on the host end of the veth, egress through an ifb devic
     `qdisc add dev ${veth} root tbf rate 5000000bit burst 16384 latency 50ms`,
     `qdisc add dev ${ifb} root tbf rate 10000000bit burst 32768 latency 50ms`,
     `qdisc add dev ${veth} handle ffff: ingress`,
-    `filter add dev ${veth} parent ffff: matchall action mirred egress redirect dev ${ifb}`,
+    `filter add dev ${veth} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
   ]);
 });
 
