@@ -2,6 +2,7 @@ import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
 import { execCommand } from './commands/exec.js';
 import { listCommand, psCommand } from './commands/list.js';
+import { netStatsCommand } from './commands/net-stats.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { featuresCommand, specCommand } from './commands/spec.js';
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   exec: execCommand,
   pause: pauseCommand,
   resume: resumeCommand,
+  'net-stats': netStatsCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

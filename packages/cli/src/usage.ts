@@ -24,6 +24,7 @@ OCI runtime commands, as runc has them:
   ps [--format table|json] ID                  list the container's processes
   spec [--bundle DIR]                          write a default config.json
   features                                     print the runtime's features and the kernel's
+  net-stats [--json] ID                        print the container's interface and firewall counters
 
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
@@ -43,6 +44,14 @@ Flags of run and plan:
   --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
+  --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
+                    bridge bulkhead0) or ns:PATH (join the network namespace at PATH)
+  --subnet CIDR     the bridge's IPv4 subnet, on its first use (default 10.213.0.0/24)
+  --masquerade      source NAT for traffic leaving the bridge's subnet (nftables rules only)
+  --egress-rate RATE, --ingress-rate RATE    token bucket rate, such as 10mbit; bridge only
+  --egress-burst SIZE, --ingress-burst SIZE  token bucket size, such as 32kb
+  --firewall JSON|@FILE  firewall: {"policy":{"ingress":"drop"},"rules":[{"direction":"ingress",
+                    "action":"accept","protocol":"tcp","port":8080,"cidr":"10.0.0.0/8"}]}
 
 Flags of plan only:
   --json            print the plan as JSON

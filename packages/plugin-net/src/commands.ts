@@ -4,7 +4,7 @@ import type { NetworkFile } from './ipam.js';
 /** The interface name of the container's end of the veth pair, inside its namespace. */
 export const CONTAINER_LINK = 'eth0';
 
-/** nft table that holds a container's firewall, inside its own network namespace. */
+/** nft table of a container's firewall, inside the container's network namespace. */
 export const FIREWALL_TABLE = 'bulkhead';
 
 /**
@@ -67,10 +67,9 @@ export function containerLinkCommands(address: string, network: NetworkFile): st
 }
 
 /**
- * `tc` lines on the host's end of the veth pair. What the container receives leaves the host
- * end, so ingress is a tbf root qdisc there; what the container sends arrives on the host end,
- * where only policing is possible, so egress is redirected to an ifb device and shaped by a tbf
- * on it.
+ * Builds the `tc` lines on the host's end of the veth pair. What the container receives leaves
+ * the host end, so ingress is a tbf root qdisc there. What the container sends arrives on the
+ * host end, where a qdisc can only police, so egress is redirected to an ifb device with a tbf.
  */
 export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress' | 'ingress'>): string[] {
   const { veth, ifb } = linkNames(id);
@@ -84,13 +83,13 @@ export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress'
   return lines;
 }
 
-/** A token bucket filter; packets that would wait more than 50 ms are dropped, so TCP adapts to the rate. */
+/** Formats a token bucket filter. Packets that would wait more than 50 ms are dropped, so TCP adapts to the rate. */
 function tbf(shaper: Shaper): string {
   return `tbf rate ${shaper.rate}bit burst ${shaper.burst} latency 50ms`;
 }
 
 /**
- * The container's firewall as an nft ruleset, applied inside its network namespace. Each
+ * Builds the container's firewall as an nft ruleset, applied inside its network namespace. Each
  * direction is one base chain: established replies and loopback pass, then the container's own
  * rules, then each security group's chain, then a counted policy. Every rule carries a counter
  * and a comment naming it, which `networkStats` reads back.

@@ -36,7 +36,7 @@ export interface FirewallRule {
 }
 
 export interface Firewall {
-  /** What happens to a packet no rule matched, per direction. Default accept. */
+  /** Verdict per direction for a packet that no rule matched. Default accept. */
   policy?: Partial<Record<Direction, 'accept' | 'drop'>>;
   rules?: FirewallRule[];
 }
@@ -76,7 +76,7 @@ export function parseSize(text: string): number | undefined {
 }
 
 /**
- * The default burst: 20 ms at the rate, at least 16 KiB. tbf needs a burst of at least one
+ * Returns the default burst: 20 ms at the rate, at least 16 KiB. tbf needs a burst of at least one
  * timer tick's worth of bytes at the rate, and a GSO packet larger than the burst is split.
  */
 export function defaultBurst(rate: number): number {
@@ -102,12 +102,14 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
   const annotations = spec.annotations ?? {};
   const at = (key: string) => `annotations["${key}"]`;
   const entry = findNamespace(spec, 'network');
-  const asked = annotations[ANNOTATIONS.mode];
-  let mode: NetworkConfig['mode'] = entry === undefined ? 'host' : entry.path !== undefined ? 'join' : 'none';
-  if (asked !== undefined) {
-    if (asked !== 'none' && asked !== 'bridge') report(at(ANNOTATIONS.mode), `must be none or bridge, got ${JSON.stringify(asked)}; host and joining are chosen in linux.namespaces`);
-    else if (mode !== 'none') report(at(ANNOTATIONS.mode), `network mode ${asked} needs a new network namespace in linux.namespaces (an entry of type network without a path)`);
-    else mode = asked;
+  const requested = annotations[ANNOTATIONS.mode];
+  let mode: NetworkConfig['mode'] = 'none';
+  if (entry === undefined) mode = 'host';
+  else if (entry.path !== undefined) mode = 'join';
+  if (requested !== undefined) {
+    if (requested !== 'none' && requested !== 'bridge') report(at(ANNOTATIONS.mode), `must be none or bridge, got ${JSON.stringify(requested)}; host and joining are chosen in linux.namespaces`);
+    else if (mode !== 'none') report(at(ANNOTATIONS.mode), `network mode ${requested} needs a new network namespace in linux.namespaces (an entry of type network without a path)`);
+    else mode = requested;
   }
   const config: NetworkConfig = {
     mode,

@@ -14,7 +14,7 @@ export interface NetPluginOptions {
   tools?: NetTools;
 }
 
-/** What the plugin made for one container, persisted so that `delete` finds it after a crash. */
+/** Record of what the plugin made for one container, persisted so that `delete` finds it after a crash. */
 export interface NetRecord {
   mode: NetworkConfig['mode'];
   stateRoot: string;
@@ -26,7 +26,7 @@ export interface NetRecord {
 }
 
 /**
- * The network namespace. With a linux.namespaces entry of type network and no path, the
+ * Creates the plugin of the network namespace. With a linux.namespaces entry of type network and no path, the
  * container gets a namespace of its own with its loopback device up (mode none), or, with the
  * annotation bulkhead.network.mode=bridge, also a veth pair to a bridge, an address leased from
  * the bridge's subnet and a default route. An entry with a path joins that namespace; no entry
@@ -94,8 +94,8 @@ async function joinBridge(tools: NetTools, container: Container, config: Network
   const record = netRecord(container);
   await withNetworkLock(container.syscalls, record.stateRoot, async () => {
     const network = readNetwork(record.stateRoot, config.bridge) ?? newNetwork(config.bridge, config.subnet, config.masquerade, !tools.linkExists(config.bridge));
-    const wanted = newNetwork(config.bridge, config.subnet, config.masquerade, false);
-    if (network.subnet !== wanted.subnet) throw new SpecError([{ path: 'annotations["bulkhead.network.subnet"]', message: `bridge ${config.bridge} has subnet ${network.subnet}, not ${wanted.subnet}` }]);
+    const requested = newNetwork(config.bridge, config.subnet, config.masquerade, false);
+    if (network.subnet !== requested.subnet) throw new SpecError([{ path: 'annotations["bulkhead.network.subnet"]', message: `bridge ${config.bridge} has subnet ${network.subnet}, not ${requested.subnet}: leave the subnet out or give the bridge's` }]);
     const address = lease(network, container.id);
     Object.assign(record, { bridge: config.bridge, address });
     await container.saveState();

@@ -57,7 +57,7 @@ export function writeNetwork(stateRoot: string, network: NetworkFile): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** A new network file for a subnet: the gateway is its first host address. */
+/** Creates a network file for a subnet, whose first host address is the gateway. */
 export function newNetwork(bridge: string, subnet: string, masquerade: boolean, ownsBridge: boolean): NetworkFile {
   const { address, prefix } = parseCidr(subnet)!;
   const base = address - (address % 2 ** (32 - prefix));
@@ -70,11 +70,11 @@ export function newNetwork(bridge: string, subnet: string, masquerade: boolean, 
  */
 export function lease(network: NetworkFile, id: string): string {
   const { address, prefix } = parseCidr(network.subnet)!;
-  const taken = new Set(Object.values(network.leases));
+  const leased = new Set(Object.values(network.leases));
   const size = 2 ** (32 - prefix);
   for (let offset = 2; offset < size - 1; offset++) {
     const candidate = formatAddress(address + offset);
-    if (!taken.has(candidate)) {
+    if (!leased.has(candidate)) {
       network.leases[id] = candidate;
       return candidate;
     }

@@ -38,11 +38,11 @@ export const hostTools: NetTools = {
   },
 };
 
-/** Where the system's tools live. */
+/** Directories of the system's tools, searched in order. */
 const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 /**
- * The system's copy of a tool. A PATH lookup is not enough: under npm scripts PATH starts with
+ * Returns the path of the system's copy of a tool. A PATH lookup is not enough: under npm scripts PATH starts with
  * node_modules/.bin, where a JavaScript package may install a command named nft.
  */
 function systemTool(name: string): string {

@@ -35,7 +35,7 @@ test('a new network namespace is planned with its loopback device brought up', (
   t.true(plan.steps().some((s) => s.step.op === 'link-up' && s.step.name === 'lo' && s.phase === 'host'));
 });
 
-test('a network namespace given by path is joined, and its loopback device is left alone', (t) => {
+test('namespace path is joined without link-up', (t) => {
   const plan = runtime.describe(spec({ path: '/proc/self/ns/net' }));
   t.deepEqual(plan.namespaces.find((ns) => ns.type === 'network'), { type: 'network', plugin: '@bulkhead/plugin-net', path: '/proc/self/ns/net' });
   t.false(plan.steps().some((s) => s.step.op === 'link-up'));
@@ -67,7 +67,7 @@ for (const [name, s, message] of invalid) {
   });
 }
 
-test('a security group with an invalid rule is refused when the plugin is made', (t) => {
+test('invalid security group rejects the plugin', (t) => {
   t.throws(() => netPlugin({ securityGroups: { db: [{ direction: 'sideways' as never, action: 'accept' }] } }), { message: '@bulkhead/plugin-net: securityGroups.db[0].direction: must be ingress or egress' });
 });
 
@@ -90,7 +90,7 @@ test('host link names fit IFNAMSIZ and differ between ids', (t) => {
   t.deepEqual(hostLinkCommands('a-container', 42, 'br0', false), [`link add ${a.veth} type veth peer name eth0 netns 42`, `link set ${a.veth} master br0 up`]);
 });
 
-test('leases take the lowest free address, skipping the gateway, and run out at the broadcast address', (t) => {
+test('lease takes lowest free host address', (t) => {
   const network = newNetwork('br0', '10.1.2.9/30', false, true);
   t.is(network.subnet, '10.1.2.8/30');
   t.is(network.gateway, '10.1.2.9');
@@ -100,7 +100,7 @@ test('leases take the lowest free address, skipping the gateway, and run out at 
   t.is(lease(network, 'b'), '10.1.2.10');
 });
 
-test('ingress is shaped on the host end of the veth, egress through an ifb device', (t) => {
+test('shaping uses veth root and ifb', (t) => {
   const { veth, ifb } = linkNames('c');
   t.deepEqual(shapingCommands('c', { ingress: { rate: 5_000_000, burst: 16384 }, egress: { rate: 10_000_000, burst: 32768 } }), [
     `qdisc add dev ${veth} root tbf rate 5000000bit burst 16384 latency 50ms`,

@@ -25,7 +25,7 @@ const runtime = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount']
 let sequence = 0;
 const uniqueId = (name: string) => `${name}-${process.pid}-${sequence++}`;
 
-/** A container on the host's root filesystem (the pid and mount namespaces only), so host tools run inside. */
+/** Builds a container spec on the host's root filesystem (new pid and mount namespaces only), so host tools run inside. */
 function spec(args: string[], network: { path?: string } | 'host' = {}, annotations: Record<string, string> = {}): ContainerSpec {
   return {
     ociVersion: OCI_VERSION,
@@ -66,7 +66,7 @@ function addressOf(handle: ContainerHandle): string {
   return record.address!;
 }
 
-/** What a container's network may leave behind on the host. */
+/** Lists what a container's network left behind on the host: links, the bridge, lease files, the nat table. */
 function leftovers(ids: string[]): string[] {
   const found: string[] = [];
   for (const id of ids) for (const name of Object.values(linkNames(id))) if (existsSync(`/sys/class/net/${name}`)) found.push(`link ${name}`);
@@ -185,7 +185,7 @@ rootTest('ingress shaping holds the configured rate within 10%', async (t) => {
 
 rootTest('delete --force after the creator is gone releases links, ifb device, lease and bridge from the record', async (t) => {
   const id = uniqueId('crash');
-  // A detached create whose handle is dropped: only state.json knows what was made.
+  // A detached create whose handle is dropped: only state.json records what was made.
   await runtime.create(spec(['sleep', '60'], {}, bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.masquerade': 'true' })), { id, detach: true, stdio: 'ignore' });
   const names = linkNames(id);
   t.true(existsSync(`/sys/class/net/${names.veth}`) && existsSync(`/sys/class/net/${names.ifb}`));

@@ -8,6 +8,7 @@ import { readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
+import { applyNetworkFlags } from '../network.js';
 import { applyResourceFlags } from '../resources.js';
 import type { GlobalFlags } from '../main.js';
 
@@ -45,6 +46,7 @@ export function specFromFlags(flags: ContainerFlags) {
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });
   applyResourceFlags(spec, flags);
+  applyNetworkFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
   return spec;
 }

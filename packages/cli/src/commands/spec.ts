@@ -34,7 +34,7 @@ export async function featuresCommand(argv: readonly string[], _globals: GlobalF
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS.filter((option) => parseMountOptions([option]).unsupported.length === 0),
     linux: {
-      namespaces: ['pid', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
+      namespaces: ['pid', 'network', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
       capabilities: [],
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
       seccomp: { enabled: false },

@@ -1,0 +1,25 @@
+import { ContainerStateError, ErrorCode } from '@bulkhead/core';
+import { networkStats } from '@bulkhead/plugin-net';
+import { parseCommand } from '../args.js';
+import { createRuntime } from '../compose.js';
+import type { GlobalFlags } from '../main.js';
+
+/** `bulkhead net-stats`: counters of every interface in the container's network namespace, and of its firewall rules. */
+export async function netStatsCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
+  const { values, positionals } = parseCommand('net-stats', argv, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'ID' });
+  const id = positionals[0]!;
+  const state = createRuntime(globals.runtime).state(id);
+  if (state.pid === undefined) throw new ContainerStateError(ErrorCode.INVALID_STATE, `net-stats of container ${id}: it is ${state.status}`);
+  const stats = await networkStats(state.pid);
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(stats) + '\n');
+    return 0;
+  }
+  const lines = ['INTERFACE   RX BYTES  RX PACKETS  RX ERRORS  RX DROPPED  TX BYTES  TX PACKETS  TX ERRORS  TX DROPPED'];
+  for (const [name, s] of Object.entries(stats.interfaces)) {
+    lines.push([name.padEnd(11), ...[s.rxBytes, s.rxPackets, s.rxErrors, s.rxDropped, s.txBytes, s.txPackets, s.txErrors, s.txDropped].map((n, i) => String(n).padStart([8, 10, 9, 10, 8, 10, 9, 10][i]!))].join('  '));
+  }
+  if (stats.rules.length > 0) lines.push('', 'CHAIN       PACKETS     BYTES  RULE', ...stats.rules.map((r) => `${r.chain.padEnd(10)}  ${String(r.packets).padStart(7)}  ${String(r.bytes).padStart(8)}  ${r.rule}`));
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
