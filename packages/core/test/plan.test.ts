@@ -96,3 +96,10 @@ test('plan larger than the executor accepts is rejected', (t) => {
   plan.add('p', 'exec', { op: 'exec', file: 'true', argv: ['true', 'x'.repeat(65 * 1024 * 1024)], envp: [] });
   t.throws(() => encodePlan(plan), { message: /more than the executor's limit of 67108864/ });
 });
+
+test('link-up is encoded as op 34 with the interface name', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'host', { op: 'link-up', name: 'lo' });
+  const op34 = Buffer.from([34, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x73, 2, 0, 0, 0, 0x6c, 0x6f]);
+  t.true(encodePlan(plan).includes(op34));
+});

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec } from '@bulkhead/core';
+import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
 import { linkNames, netPlugin, networkStats, type Firewall } from '../src/index.js';
 
@@ -89,6 +89,19 @@ rootTest('mode none gives the container its own namespace with only loopback, an
   t.regex(link!, /^1: lo: <LOOPBACK,UP,LOWER_UP>/, 'the only link is loopback, and it is up');
   t.regex(address!, /inet 127\.0\.0\.1\/8/);
   t.is(output.trim().split('\n').length, 3, output);
+});
+
+rootTest('link-up of a missing interface fails with ENODEV', async (t) => {
+  const linkUp: Plugin = {
+    name: 'test-link-up',
+    core: '^0.1.0',
+    apply({ hooks }) {
+      hooks.plan.tap((plan) => plan.add('test-link-up', 'host', { op: 'link-up', name: 'nosuch0' }));
+    },
+  };
+  const withStep = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin()).use(linkUp);
+  const error = await t.throwsAsync(withStep.create(spec(['true']), { id: uniqueId('linkup'), stdio: 'ignore' }));
+  t.regex(error.message, /set interface nosuch0 up \(step \d+, plugin test-link-up\): ENODEV/);
 });
 
 rootTest('a container joins a network namespace given by path', async (t) => {
