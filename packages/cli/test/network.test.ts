@@ -7,9 +7,12 @@ import { parseContainerFlags } from '../src/flags.js';
 import { bulkhead, fixtures, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 // Addresses only inside this file's own bridge and subnet; nothing is sent outside them.
-const BRIDGE = `bhc${process.pid}`.slice(0, 15);
+// Each test has its own bridge and subnet, because ava runs them concurrently.
+const BRIDGE = `bhc${process.pid}`.slice(0, 14);
 const SUBNET_OCTET = 20 + ((process.pid + 100) % 200);
 const SUBNET = `10.214.${SUBNET_OCTET}.0/24`;
+const OCI_BRIDGE = `${BRIDGE}o`;
+const OCI_SUBNET = `10.215.${SUBNET_OCTET}.0/24`;
 
 const specOf = (argv: string[]) => specFromFlags(parseContainerFlags([...argv, 'true']));
 
@@ -76,7 +79,7 @@ rootTest('an OCI bundle asks for a bridge through annotations; net-stats reads i
   await bulkhead(['spec', '--bundle', dir]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: { args: string[] }; annotations?: Record<string, string> };
   config.process.args = ['sleep', '60'];
-  config.annotations = { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': BRIDGE, 'bulkhead.network.subnet': SUBNET, 'bulkhead.network.firewall': JSON.stringify({ policy: { ingress: 'drop' } }) };
+  config.annotations = { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': OCI_BRIDGE, 'bulkhead.network.subnet': OCI_SUBNET, 'bulkhead.network.firewall': JSON.stringify({ policy: { ingress: 'drop' } }) };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const id = uniqueId('netoci');
   t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, id])).code, 0);
@@ -89,6 +92,6 @@ rootTest('an OCI bundle asks for a bridge through annotations; net-stats reads i
   const table = await bulkhead(['--root', root, 'net-stats', id]);
   t.regex(table.stdout, /^INTERFACE +RX BYTES/);
   t.is((await bulkhead(['--root', root, 'delete', '--force', id])).code, 0);
-  for (const name of [...Object.values(linkNames(id)), BRIDGE]) t.false(existsSync(`/sys/class/net/${name}`), name);
+  for (const name of [...Object.values(linkNames(id)), OCI_BRIDGE]) t.false(existsSync(`/sys/class/net/${name}`), name);
   t.deepEqual(readdirSync(join(root, '.network')).filter((name) => name.endsWith('.json')), []);
 });

@@ -42,7 +42,7 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_OPEN_PATH] = { "sf", op_open_path },
 	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
 	[OP_UNSHARE] = { "i", op_unshare },
-	[OP_LINK_UP] = { "s", op_link_up },
+	[OP_LINK_UP] = { "siii", op_link_up },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

@@ -60,12 +60,6 @@ export function hostLinkCommands(id: string, pid: number, bridge: string, shaped
   return lines;
 }
 
-/** `ip` lines run in the container's namespace: its address, its link up and the default route. */
-export function containerLinkCommands(address: string, network: NetworkFile): string[] {
-  const prefix = network.subnet.split('/')[1]!;
-  return [`addr add ${address}/${prefix} dev ${CONTAINER_LINK}`, `link set ${CONTAINER_LINK} up`, `route add default via ${network.gateway} dev ${CONTAINER_LINK}`];
-}
-
 /**
  * Builds the `tc` lines on the host's end of the veth pair. What the container receives leaves
  * the host end, so ingress is a tbf root qdisc there. What the container sends arrives on the

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { planNamespace, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
 import { checkRule, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
-import { bridgeCommands, containerLinkCommands, firewallRuleset, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
+import { bridgeCommands, CONTAINER_LINK, firewallRuleset, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
 import { lease, newNetwork, readNetwork, withNetworkLock, writeNetwork } from './ipam.js';
 import { hostTools, type NetTools } from './tools.js';
 
@@ -20,6 +20,9 @@ export interface NetRecord {
   stateRoot: string;
   bridge?: string;
   address?: string;
+  /** The subnet's prefix length and the bridge's address, the container's default gateway. */
+  prefix?: number;
+  gateway?: string;
   veth?: string;
   ifb?: string;
   firewall?: boolean;
@@ -52,8 +55,15 @@ export function netPlugin(options: NetPluginOptions = {}): Plugin {
         Object.assign(container.record(PLUGIN_NAME), { mode: config.mode, stateRoot: dirname(container.stateDir) } satisfies NetRecord);
         if (config.mode === 'bridge') await joinBridge(tools, container, config);
       });
-      hooks.plan.tap((plan, { spec }) => {
-        if (planNamespace(plan, PLUGIN_NAME, spec, 'network') === 'new') plan.add(PLUGIN_NAME, 'host', { op: 'link-up', name: 'lo' });
+      hooks.plan.tap((plan, container) => {
+        if (planNamespace(plan, PLUGIN_NAME, container.spec, 'network') !== 'new') return;
+        plan.add(PLUGIN_NAME, 'host', { op: 'link-up', name: 'lo' });
+        // The child configures eth0 itself after the attach barrier, by which time attach has
+        // moved it in: this saves running ip inside its namespace.
+        const record = netRecord(container);
+        if (record.mode !== 'bridge' && readNetworkConfig(container.spec).mode !== 'bridge') return;
+        const address = record.address === undefined ? {} : { address: { ip: record.address, prefix: record.prefix! }, gateway: record.gateway! };
+        plan.add(PLUGIN_NAME, 'host', { op: 'link-up', name: CONTAINER_LINK, ...address });
       });
       hooks.attach.tapPromise(async (container) => {
         const config = readNetworkConfig(container.spec);
@@ -97,7 +107,7 @@ async function joinBridge(tools: NetTools, container: Container, config: Network
     const requested = newNetwork(config.bridge, config.subnet, config.masquerade, false);
     if (network.subnet !== requested.subnet) throw new SpecError([{ path: 'annotations["bulkhead.network.subnet"]', message: `bridge ${config.bridge} has subnet ${network.subnet}, not ${requested.subnet}: leave the subnet out or give the bridge's` }]);
     const address = lease(network, container.id);
-    Object.assign(record, { bridge: config.bridge, address });
+    Object.assign(record, { bridge: config.bridge, address, prefix: Number(network.subnet.split('/')[1]), gateway: network.gateway });
     await container.saveState();
     container.undo.defer(`release address ${address} on bridge ${config.bridge}`, () => release(tools, container.syscalls, record, container.id));
     writeNetwork(record.stateRoot, network);
@@ -111,7 +121,7 @@ async function joinBridge(tools: NetTools, container: Container, config: Network
 
 /**
  * Connects the waiting child to its bridge: the veth pair (and the ifb device for egress
- * shaping) on the host, then the address and route inside its namespace, then the shapers.
+ * shaping) on the host, then the shapers. The child's LINK_UP step gives eth0 its address and route.
  */
 async function connect(tools: NetTools, container: Container, config: NetworkConfig): Promise<void> {
   const record = netRecord(container);
@@ -121,9 +131,6 @@ async function connect(tools: NetTools, container: Container, config: NetworkCon
   await container.saveState();
   container.undo.defer(`delete ${shaped ? `links ${names.veth} and ${names.ifb}` : `link ${names.veth}`}`, () => deleteLinks(tools, record));
   await tools.ip(hostLinkCommands(container.id, container.pid!, config.bridge, shaped));
-
-  const network = readNetwork(record.stateRoot, config.bridge)!;
-  await tools.ip(containerLinkCommands(record.address!, network), { netns: container.pid! });
   const shaping = shapingCommands(container.id, config);
   if (shaping.length > 0) await tools.tc(shaping);
   container.log.debug({ veth: names.veth, address: record.address, bridge: config.bridge }, 'connected container to bridge');

@@ -33,6 +33,12 @@ test('a new network namespace is planned with its loopback device brought up', (
   const plan = runtime.describe(spec({}));
   t.deepEqual(plan.namespaces.find((ns) => ns.type === 'network'), { type: 'network', plugin: '@bulkhead/plugin-net' });
   t.true(plan.steps().some((s) => s.step.op === 'link-up' && s.step.name === 'lo' && s.phase === 'host'));
+  t.false(plan.steps().some((s) => s.step.op === 'link-up' && s.step.name === 'eth0'));
+});
+
+test('bridge mode also plans eth0 to be brought up', (t) => {
+  const plan = runtime.describe(spec({}, { 'bulkhead.network.mode': 'bridge' }));
+  t.deepEqual(plan.steps().filter((s) => s.step.op === 'link-up').map((s) => s.step), [{ op: 'link-up', name: 'lo' }, { op: 'link-up', name: 'eth0' }]);
 });
 
 test('namespace path is joined without link-up', (t) => {

@@ -62,7 +62,7 @@ export function describeStep(step: Step): string {
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
     case 'link-up':
-      return `set interface ${step.name} up`;
+      return `set interface ${step.name} up${step.address === undefined ? '' : ` with ${step.address.ip}/${step.address.prefix}`}${step.gateway === undefined ? '' : `, default route via ${step.gateway}`}`;
   }
 }
 

@@ -130,8 +130,17 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
     case 'link-up':
-      return [str(step.name)];
+      return [str(step.name), int(step.address === undefined ? 0 : ipv4(step.address.ip)), int(step.address?.prefix ?? 0), int(step.gateway === undefined ? 0 : ipv4(step.gateway))];
   }
+}
+
+/** Converts a dotted IPv4 address into the integer the executor takes, in host byte order. */
+function ipv4(text: string): number {
+  const octets = text.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet) || octet < 0 || octet > 255)) {
+    throw new BulkheadError(ErrorCode.SPEC_INVALID, `invalid IPv4 address ${JSON.stringify(text)} in a link-up step`);
+  }
+  return octets.reduce((sum, octet) => sum * 256 + octet, 0);
 }
 
 export function mountFlags(flags: readonly MountFlag[]): number {

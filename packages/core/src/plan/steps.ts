@@ -97,8 +97,11 @@ export type Step =
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
   | { op: 'unshare'; namespaces: NamespaceType[] }
-  /** Sets IFF_UP on an interface of the child's network namespace, such as its loopback device. */
-  | { op: 'link-up'; name: string };
+  /**
+   * Brings an interface of the child's network namespace up: its loopback device, or a veth end
+   * that the parent moved in, which also gets an IPv4 address and a default route.
+   */
+  | { op: 'link-up'; name: string; address?: { ip: string; prefix: number }; gateway?: string };
 
 export type StepOp = Step['op'];
 
