@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { linkNames, netPlugin, networkStats, type Firewall } from '../src/index.js';
+import { hostTools, linkNames, netPlugin, networkStats, type Firewall } from '../src/index.js';
 
 // Every address here is inside network namespaces these tests create: containers on a bridge
 // of their own, with a subnet of their own. Nothing is sent to the host's own addresses.
@@ -220,5 +220,14 @@ rootTest('delete --force after the creator is gone releases links, ifb device, l
   t.true(existsSync(`/sys/class/net/${names.veth}`) && existsSync(`/sys/class/net/${names.ifb}`));
   t.true(existsSync(join(stateRoot, '.network', `${BRIDGE}.json`)));
   await new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ securityGroups: groups })).delete(id, { force: true });
+  t.deepEqual(leftovers([id]), []);
+});
+
+rootTest('a failed create undoes links, ifb device, lease and bridge', async (t) => {
+  const failingTc = { ...hostTools, tc: async () => Promise.reject(new Error('tc -batch -: injected failure')) };
+  const failing = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ tools: failingTc }));
+  const id = uniqueId('undo');
+  const error = await t.throwsAsync(failing.create(spec(['true'], {}, bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.masquerade': 'true' })), { id, stdio: 'ignore' }));
+  t.is(error.message, 'attach hook of plugin @bulkhead/plugin-net: tc -batch -: injected failure');
   t.deepEqual(leftovers([id]), []);
 });
