@@ -13,12 +13,16 @@ export interface NetworkFlags {
   egressBurst?: string;
   ingressRate?: string;
   ingressBurst?: string;
-  /** A firewall as JSON, or @FILE holding it. */
+  /** A firewall as JSON, or @FILE containing it. */
   firewall?: string;
+  gateway?: string;
+  ipRange?: string;
+  /** VNI:REMOTE[,REMOTE...] */
+  vxlan?: string;
 }
 
 /** Flags that take one value, by flag name and NetworkFlags field. */
-export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressRate' | 'egressBurst' | 'ingressRate' | 'ingressBurst' | 'firewall'> = {
+export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressRate' | 'egressBurst' | 'ingressRate' | 'ingressBurst' | 'firewall' | 'gateway' | 'ipRange' | 'vxlan'> = {
   network: 'network',
   subnet: 'subnet',
   'egress-rate': 'egressRate',
@@ -26,6 +30,9 @@ export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressR
   'ingress-rate': 'ingressRate',
   'ingress-burst': 'ingressBurst',
   firewall: 'firewall',
+  gateway: 'gateway',
+  'ip-range': 'ipRange',
+  vxlan: 'vxlan',
 };
 
 /**
@@ -37,13 +44,14 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
   const namespaces = spec.linux!.namespaces!;
   const entry = namespaces.find((ns) => ns.type === 'network');
   const annotations: Record<string, string> = {};
-  const bridged = flags.subnet !== undefined || flags.masquerade || flags.egressRate !== undefined || flags.ingressRate !== undefined || flags.egressBurst !== undefined || flags.ingressBurst !== undefined;
+  const bridged = [flags.subnet, flags.egressRate, flags.ingressRate, flags.egressBurst, flags.ingressBurst, flags.gateway, flags.ipRange, flags.vxlan].some((value) => value !== undefined) || flags.masquerade;
   if (mode === 'host' || mode.startsWith('ns:')) {
-    if (bridged || flags.firewall !== undefined) throw usageError(`flag --network ${mode}: --subnet, --masquerade, rates and firewalls need --network none or bridge`);
+    if (bridged || flags.firewall !== undefined) throw usageError(`flag --network ${mode}: bridge settings, rates and firewalls need --network none or bridge`);
     spec.linux!.namespaces = namespaces.filter((ns) => ns.type !== 'network');
     if (mode.startsWith('ns:')) spec.linux!.namespaces.push({ type: 'network', path: mode.slice(3) });
     return;
   }
+
   if (entry === undefined) namespaces.push({ type: 'network' });
   if (mode === 'bridge' || mode.startsWith('bridge:')) {
     annotations[ANNOTATIONS.mode] = 'bridge';
@@ -51,14 +59,23 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
   } else if (mode !== 'none') {
     throw usageError(`flag --network: expected none, host, bridge, bridge:NAME or ns:PATH, got ${JSON.stringify(mode)}`);
   } else if (bridged) {
-    throw usageError('flags --subnet, --masquerade and the rates need --network bridge');
+    throw usageError('flags --subnet, --gateway, --ip-range, --vxlan, --masquerade and the rates need --network bridge');
   }
+
   if (flags.subnet !== undefined) annotations[ANNOTATIONS.subnet] = flags.subnet;
   if (flags.masquerade) annotations[ANNOTATIONS.masquerade] = 'true';
   if (flags.egressRate !== undefined) annotations[ANNOTATIONS.egressRate] = flags.egressRate;
   if (flags.egressBurst !== undefined) annotations[ANNOTATIONS.egressBurst] = flags.egressBurst;
   if (flags.ingressRate !== undefined) annotations[ANNOTATIONS.ingressRate] = flags.ingressRate;
   if (flags.ingressBurst !== undefined) annotations[ANNOTATIONS.ingressBurst] = flags.ingressBurst;
+  if (flags.gateway !== undefined) annotations[ANNOTATIONS.gateway] = flags.gateway;
+  if (flags.ipRange !== undefined) annotations[ANNOTATIONS.range] = flags.ipRange;
+  if (flags.vxlan !== undefined) {
+    const colon = flags.vxlan.indexOf(':');
+    if (colon < 0) throw usageError(`flag --vxlan: expected VNI:REMOTE[,REMOTE...], got ${JSON.stringify(flags.vxlan)}`);
+    annotations[ANNOTATIONS.vxlanId] = flags.vxlan.slice(0, colon);
+    annotations[ANNOTATIONS.vxlanRemotes] = flags.vxlan.slice(colon + 1);
+  }
   if (flags.firewall !== undefined) annotations[ANNOTATIONS.firewall] = readFirewallFlag(flags.firewall);
   if (Object.keys(annotations).length > 0) spec.annotations = { ...spec.annotations, ...annotations };
 }

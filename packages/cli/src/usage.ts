@@ -47,6 +47,10 @@ Flags of run and plan:
   --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
                     bridge bulkhead0) or ns:PATH (join the network namespace at PATH)
   --subnet CIDR     the bridge's IPv4 subnet, on its first use (default 10.213.0.0/24)
+  --gateway ADDR    the bridge's address, on its first use (default: the subnet's first address)
+  --ip-range FIRST-LAST  addresses leased to containers, on the bridge's first use
+  --vxlan VNI:REMOTE[,REMOTE]  join the bridge to the same network on other hosts (underlay
+                    IPv4 addresses) with a vxlan device, on the bridge's first use
   --masquerade      source NAT for traffic leaving the bridge's subnet (nftables rules only)
   --egress-rate RATE, --ingress-rate RATE    token bucket rate, such as 10mbit; bridge only
   --egress-burst SIZE, --ingress-burst SIZE  token bucket size, such as 32kb

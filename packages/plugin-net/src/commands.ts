@@ -26,10 +26,37 @@ export function natTable(bridge: string): string {
   return `bulkhead-nat-${bridge}`;
 }
 
-/** `ip` lines that create a bridge with the gateway address and bring it up. */
+/**
+ * MTU of a vxlan device. NOTE: it assumes an underlay MTU of 1500; over a smaller one the kernel
+ * fragments the outer packets, which works but costs throughput.
+ */
+const VXLAN_MTU = 1450;
+
+/** Returns the name of the vxlan device of a bridge's overlay. */
+export function vxlanName(bridge: string): string {
+  return `bhx${fnv1a(bridge, 0x811c9dc5).toString(16).padStart(8, '0')}${fnv1a(bridge, 0x01000193).toString(16).padStart(8, '0').slice(0, 4)}`;
+}
+
+/**
+ * Builds the `ip` lines that create a bridge with the gateway address and bring it up, with the
+ * overlay's vxlan device (standard UDP port 4789) as one of its ports. The kernel sets the
+ * bridge's MTU to its smallest port's, and the vxlan device's is 1450: an underlay MTU of 1500
+ * minus vxlan's 50 bytes of headers.
+ */
 export function bridgeCommands(network: NetworkFile): string[] {
   const prefix = network.subnet.split('/')[1]!;
-  return [`link add ${network.bridge} type bridge`, `addr add ${network.gateway}/${prefix} dev ${network.bridge}`, `link set ${network.bridge} up`];
+  const lines = [`link add ${network.bridge} type bridge`, `addr add ${network.gateway}/${prefix} dev ${network.bridge}`];
+  if (network.vxlan !== undefined) {
+    const vxlan = vxlanName(network.bridge);
+    lines.push(`link add ${vxlan} mtu ${VXLAN_MTU} type vxlan id ${network.vxlan.id} dstport 4789`, `link set ${vxlan} master ${network.bridge} up`);
+  }
+  lines.push(`link set ${network.bridge} up`);
+  return lines;
+}
+
+/** Builds the `bridge` lines that flood the overlay's broadcast and unknown traffic to every other host. */
+export function floodCommands(network: NetworkFile): string[] {
+  return (network.vxlan?.remotes ?? []).map((remote) => `fdb append 00:00:00:00:00:00 dev ${vxlanName(network.bridge)} dst ${remote}`);
 }
 
 /**
@@ -53,9 +80,9 @@ export function masqueradeRuleset(network: NetworkFile): string {
  * `ip` lines run in the host's namespace: the veth pair with its container end created right in
  * the namespace of `pid`, the host end on the bridge, and the ifb device when egress is shaped.
  */
-export function hostLinkCommands(id: string, pid: number, bridge: string, shaped: boolean): string[] {
+export function hostLinkCommands(id: string, pid: number, bridge: string, shaped: boolean, mtu = 1500): string[] {
   const { veth, ifb } = linkNames(id);
-  const lines = [`link add ${veth} type veth peer name ${CONTAINER_LINK} netns ${pid}`, `link set ${veth} master ${bridge} up`];
+  const lines = [`link add ${veth} mtu ${mtu} type veth peer name ${CONTAINER_LINK} mtu ${mtu} netns ${pid}`, `link set ${veth} master ${bridge} up`];
   if (shaped) lines.push(`link add ${ifb} type ifb`, `link set ${ifb} up`);
   return lines;
 }

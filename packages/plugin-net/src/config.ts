@@ -12,6 +12,10 @@ export const ANNOTATIONS = Object.freeze({
   ingressBurst: 'bulkhead.network.ingress-burst',
   firewall: 'bulkhead.network.firewall',
   securityGroups: 'bulkhead.network.security-groups',
+  gateway: 'bulkhead.network.gateway',
+  range: 'bulkhead.network.range',
+  vxlanId: 'bulkhead.network.vxlan-id',
+  vxlanRemotes: 'bulkhead.network.vxlan-remotes',
 } as const);
 
 export const DEFAULT_BRIDGE = 'bulkhead0';
@@ -52,6 +56,18 @@ export interface NetworkConfig {
   ingress?: Shaper;
   firewall?: Firewall;
   securityGroups: string[];
+  /** The bridge's own address; default the subnet's first host address. */
+  gateway?: string;
+  /** First and last address leased to containers; default the whole subnet. */
+  range?: [string, string];
+  /** A vxlan overlay that joins this bridge with the same network on other hosts. */
+  vxlan?: Vxlan;
+}
+
+/** A vxlan device on the bridge: its VNI and the underlay addresses of the other hosts, to which it floods. */
+export interface Vxlan {
+  id: number;
+  remotes: string[];
 }
 
 const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 8, kbps: 8e3, mbps: 8e6, gbps: 8e9 };
@@ -118,16 +134,57 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
     masquerade: annotations[ANNOTATIONS.masquerade] === 'true',
     securityGroups: (annotations[ANNOTATIONS.securityGroups] ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''),
   };
+
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(config.bridge)) report(at(ANNOTATIONS.bridge), 'must be an interface name: 1 to 15 letters, digits, "_", "." or "-"');
   const subnet = parseCidr(config.subnet);
   if (subnet === undefined || subnet.prefix > 30 || subnet.prefix < 8) report(at(ANNOTATIONS.subnet), `must be an IPv4 subnet with a prefix from /8 to /30, got ${JSON.stringify(config.subnet)}`);
   if (!['true', 'false', undefined].includes(annotations[ANNOTATIONS.masquerade])) report(at(ANNOTATIONS.masquerade), 'must be true or false');
+
   for (const direction of ['egress', 'ingress'] as const) readShaper(config, direction, annotations, report);
   readFirewall(config, annotations[ANNOTATIONS.firewall], report);
-  const bridgeOnly = config.egress !== undefined || config.ingress !== undefined || ANNOTATIONS.bridge in annotations || ANNOTATIONS.subnet in annotations || config.masquerade;
-  if (bridgeOnly && config.mode !== 'bridge') report(at(ANNOTATIONS.mode), 'bridge, subnet, masquerade and rate settings need network mode bridge');
+  if (subnet !== undefined) readAddressing(config, subnet, annotations, report);
+  readVxlan(config, annotations, report);
+
+  const bridgeOnly = [ANNOTATIONS.bridge, ANNOTATIONS.subnet, ANNOTATIONS.gateway, ANNOTATIONS.range, ANNOTATIONS.vxlanId, ANNOTATIONS.egressRate, ANNOTATIONS.ingressRate].some((key) => key in annotations) || config.masquerade;
+  if (bridgeOnly && config.mode !== 'bridge') report(at(ANNOTATIONS.mode), 'bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge');
   if ((config.firewall !== undefined || config.securityGroups.length > 0) && config.mode !== 'bridge' && config.mode !== 'none') report(at(ANNOTATIONS.firewall), 'a firewall needs a new network namespace of the container\'s own');
   return config;
+}
+
+/** Reads the gateway and the lease range, both of which must lie inside the subnet. */
+function readAddressing(config: NetworkConfig, subnet: { address: number; prefix: number }, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const inside = (text: string) => {
+    const parsed = parseCidr(`${text}/32`);
+    const size = 2 ** (32 - subnet.prefix);
+    const base = subnet.address - (subnet.address % size);
+    return parsed !== undefined && parsed.address > base && parsed.address < base + size - 1;
+  };
+  const gateway = annotations[ANNOTATIONS.gateway];
+  if (gateway !== undefined) {
+    if (inside(gateway)) config.gateway = gateway;
+    else report(`annotations["${ANNOTATIONS.gateway}"]`, `must be a host address inside ${config.subnet}, got ${JSON.stringify(gateway)}`);
+  }
+  const range = annotations[ANNOTATIONS.range];
+  if (range === undefined) return;
+  const [first, last] = range.split('-');
+  if (first !== undefined && last !== undefined && inside(first) && inside(last) && parseCidr(`${first}/32`)!.address <= parseCidr(`${last}/32`)!.address) config.range = [first, last];
+  else report(`annotations["${ANNOTATIONS.range}"]`, `must be FIRST-LAST, two host addresses inside ${config.subnet} in order, got ${JSON.stringify(range)}`);
+}
+
+function readVxlan(config: NetworkConfig, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const id = annotations[ANNOTATIONS.vxlanId];
+  const remotes = annotations[ANNOTATIONS.vxlanRemotes];
+  if (id === undefined) {
+    if (remotes !== undefined) report(`annotations["${ANNOTATIONS.vxlanRemotes}"]`, `needs ${ANNOTATIONS.vxlanId}`);
+    return;
+  }
+  if (!/^\d+$/.test(id) || Number(id) < 1 || Number(id) > 0xffffff) report(`annotations["${ANNOTATIONS.vxlanId}"]`, `must be a VNI from 1 to 16777215, got ${JSON.stringify(id)}`);
+  const list = (remotes ?? '').split(',').map((remote) => remote.trim()).filter((remote) => remote !== '');
+  if (list.length === 0) report(`annotations["${ANNOTATIONS.vxlanRemotes}"]`, 'must list the underlay IPv4 address of at least one other host');
+  list.forEach((remote) => {
+    if (parseCidr(`${remote}/32`) === undefined) report(`annotations["${ANNOTATIONS.vxlanRemotes}"]`, `must be IPv4 addresses separated by commas, got ${JSON.stringify(remote)}`);
+  });
+  config.vxlan = { id: Number(id), remotes: list };
 }
 
 function readShaper(config: NetworkConfig, direction: Direction, annotations: Record<string, string>, report: (path: string, message: string) => void): void {

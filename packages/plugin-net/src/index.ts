@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { planNamespace, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
 import { checkRule, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
-import { bridgeCommands, CONTAINER_LINK, firewallRuleset, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
+import { bridgeCommands, CONTAINER_LINK, firewallRuleset, floodCommands, vxlanName, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
 import { lease, newNetwork, readNetwork, withNetworkLock, writeNetwork } from './ipam.js';
 import { hostTools, type NetTools } from './tools.js';
 
@@ -103,8 +103,8 @@ function checkGroups(groups: Record<string, FirewallRule[]>): void {
 async function joinBridge(tools: NetTools, container: Container, config: NetworkConfig): Promise<void> {
   const record = netRecord(container);
   await withNetworkLock(container.syscalls, record.stateRoot, async () => {
-    const network = readNetwork(record.stateRoot, config.bridge) ?? newNetwork(config.bridge, config.subnet, config.masquerade, !tools.linkExists(config.bridge));
-    const requested = newNetwork(config.bridge, config.subnet, config.masquerade, false);
+    const network = readNetwork(record.stateRoot, config.bridge) ?? newNetwork(config, !tools.linkExists(config.bridge));
+    const requested = newNetwork(config, false);
     if (network.subnet !== requested.subnet) throw new SpecError([{ path: 'annotations["bulkhead.network.subnet"]', message: `bridge ${config.bridge} has subnet ${network.subnet}, not ${requested.subnet}: leave the subnet out or give the bridge's` }]);
     const address = lease(network, container.id);
     Object.assign(record, { bridge: config.bridge, address, prefix: Number(network.subnet.split('/')[1]), gateway: network.gateway });
@@ -113,6 +113,7 @@ async function joinBridge(tools: NetTools, container: Container, config: Network
     writeNetwork(record.stateRoot, network);
     if (network.ownsBridge && !tools.linkExists(config.bridge)) {
       await tools.ip(bridgeCommands(network));
+      if (network.vxlan !== undefined) await tools.bridge(floodCommands(network));
       if (network.masquerade) await tools.nft(masqueradeRuleset(network));
       container.log.debug({ bridge: config.bridge, subnet: network.subnet }, 'created bridge');
     }
@@ -130,7 +131,7 @@ async function connect(tools: NetTools, container: Container, config: NetworkCon
   Object.assign(record, { veth: names.veth, ...(shaped ? { ifb: names.ifb } : {}) });
   await container.saveState();
   container.undo.defer(`delete ${shaped ? `links ${names.veth} and ${names.ifb}` : `link ${names.veth}`}`, () => deleteLinks(tools, record));
-  await tools.ip(hostLinkCommands(container.id, container.pid!, config.bridge, shaped));
+  await tools.ip(hostLinkCommands(container.id, container.pid!, config.bridge, shaped, tools.mtu(config.bridge)));
   const shaping = shapingCommands(container.id, config);
   if (shaping.length > 0) await tools.tc(shaping);
   container.log.debug({ veth: names.veth, address: record.address, bridge: config.bridge }, 'connected container to bridge');
@@ -162,7 +163,9 @@ async function release(tools: NetTools, syscalls: Syscalls, record: NetRecord, i
     writeNetwork(record.stateRoot, network);
     if (Object.keys(network.leases).length > 0 || !network.ownsBridge) return;
     if (network.masquerade) await tools.nft(`delete table ip ${natTable(bridge)}\n`, { force: true });
-    if (tools.linkExists(bridge)) await tools.ip([`link del ${bridge}`]);
+    const vxlan = vxlanName(bridge);
+    const links = [...(network.vxlan !== undefined && tools.linkExists(vxlan) ? [vxlan] : []), ...(tools.linkExists(bridge) ? [bridge] : [])];
+    if (links.length > 0) await tools.ip(links.map((name) => `link del ${name}`));
   });
 }
 

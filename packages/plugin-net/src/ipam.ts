@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Syscalls } from '@bulkhead/core';
-import { formatAddress, parseCidr } from './config.js';
+import { formatAddress, parseCidr, type NetworkConfig, type Vxlan } from './config.js';
 
 /**
  * One bridge network: its subnet, its gateway (the bridge's own address) and the address lease
@@ -16,6 +16,9 @@ export interface NetworkFile {
   /** False when the bridge existed before bulkhead's first use: it is then never removed. */
   ownsBridge: boolean;
   masquerade: boolean;
+  /** First and last address leased to containers; absent for the whole subnet. */
+  range?: [string, string];
+  vxlan?: Vxlan;
   /** Container id to address. */
   leases: Record<string, string>;
 }
@@ -57,27 +60,31 @@ export function writeNetwork(stateRoot: string, network: NetworkFile): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** Creates a network file for a subnet, whose first host address is the gateway. */
-export function newNetwork(bridge: string, subnet: string, masquerade: boolean, ownsBridge: boolean): NetworkFile {
-  const { address, prefix } = parseCidr(subnet)!;
+/** Creates a network file for a bridge; the gateway defaults to the subnet's first host address. */
+export function newNetwork(config: Pick<NetworkConfig, 'bridge' | 'subnet' | 'masquerade' | 'gateway' | 'range' | 'vxlan'>, ownsBridge: boolean): NetworkFile {
+  const { address, prefix } = parseCidr(config.subnet)!;
   const base = address - (address % 2 ** (32 - prefix));
-  return { bridge, subnet: `${formatAddress(base)}/${prefix}`, gateway: formatAddress(base + 1), ownsBridge, masquerade, leases: {} };
+  const network: NetworkFile = { bridge: config.bridge, subnet: `${formatAddress(base)}/${prefix}`, gateway: config.gateway ?? formatAddress(base + 1), ownsBridge, masquerade: config.masquerade, leases: {} };
+  if (config.range !== undefined) network.range = config.range;
+  if (config.vxlan !== undefined) network.vxlan = config.vxlan;
+  return network;
 }
 
 /**
- * Leases the lowest free host address of the subnet to a container: neither the network
- * address, the gateway nor the broadcast address. Returns the address with its prefix length.
+ * Leases the lowest free address of the network's range (by default the subnet's host
+ * addresses) to a container, never the gateway.
  */
 export function lease(network: NetworkFile, id: string): string {
   const { address, prefix } = parseCidr(network.subnet)!;
-  const leased = new Set(Object.values(network.leases));
-  const size = 2 ** (32 - prefix);
-  for (let offset = 2; offset < size - 1; offset++) {
-    const candidate = formatAddress(address + offset);
-    if (!leased.has(candidate)) {
-      network.leases[id] = candidate;
-      return candidate;
+  const unavailable = new Set([...Object.values(network.leases), network.gateway]);
+  const first = network.range === undefined ? address + 1 : parseCidr(`${network.range[0]}/32`)!.address;
+  const last = network.range === undefined ? address + 2 ** (32 - prefix) - 2 : parseCidr(`${network.range[1]}/32`)!.address;
+  for (let candidate = first; candidate <= last; candidate++) {
+    const text = formatAddress(candidate);
+    if (!unavailable.has(text)) {
+      network.leases[id] = text;
+      return text;
     }
   }
-  throw new Error(`lease an address on bridge ${network.bridge}: subnet ${network.subnet} has no free address`);
+  throw new Error(`lease an address on bridge ${network.bridge}: ${network.range === undefined ? `subnet ${network.subnet}` : `range ${network.range.join('-')}`} has no free address`);
 }

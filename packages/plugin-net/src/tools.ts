@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * The host tools the plugin drives: iproute2 (`ip`, `tc`) and `nft`, batched so that a
@@ -15,8 +15,12 @@ export interface NetTools {
   nft(ruleset: string, options?: { netns?: number; force?: boolean }): Promise<void>;
   /** Runs `nft -j` with these arguments and returns the parsed JSON. */
   nftJson(args: readonly string[], options?: { netns?: number }): Promise<unknown>;
+  /** Runs `bridge -batch -`. */
+  bridge(commands: readonly string[]): Promise<void>;
   /** True when a network interface of this name exists in the host's namespace. */
   linkExists(name: string): boolean;
+  /** Returns the MTU of a host interface. */
+  mtu(name: string): number;
 }
 
 export const hostTools: NetTools = {
@@ -33,8 +37,14 @@ export const hostTools: NetTools = {
   async nftJson(args, options = {}) {
     return JSON.parse(await run('nft', ['-j', ...args], '', options.netns)) as unknown;
   },
+  async bridge(commands) {
+    await run('bridge', ['-batch', '-'], commands.join('\n') + '\n');
+  },
   linkExists(name) {
     return existsSync(`/sys/class/net/${name}`);
+  },
+  mtu(name) {
+    return Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8'));
   },
 };
 

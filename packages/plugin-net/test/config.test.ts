@@ -2,7 +2,7 @@ import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerSpec, type SpecError } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
 import { netPlugin, parseRate, parseSize, linkNames } from '../src/index.js';
-import { firewallRuleset, hostLinkCommands, shapingCommands } from '../src/commands.js';
+import { bridgeCommands, firewallRuleset, floodCommands, hostLinkCommands, shapingCommands, vxlanName } from '../src/commands.js';
 import { lease, newNetwork } from '../src/ipam.js';
 import { parseNetDev, ruleCounters } from '../src/stats.js';
 
@@ -57,13 +57,17 @@ const invalid: [string, ContainerSpec, string][] = [
   ['bridge mode without a namespace of its own', spec(undefined, { 'bulkhead.network.mode': 'bridge' }), 'annotations["bulkhead.network.mode"]: network mode bridge needs a new network namespace in linux.namespaces (an entry of type network without a path)'],
   ['an unknown mode', spec({}, { 'bulkhead.network.mode': 'overlay' }), 'annotations["bulkhead.network.mode"]: must be none or bridge, got "overlay"; host and joining are chosen in linux.namespaces'],
   ['a bad rate', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.egress-rate': '10 apples' }), 'annotations["bulkhead.network.egress-rate"]: must be a rate such as 10mbit or 500kbit, got "10 apples"'],
-  ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, masquerade and rate settings need network mode bridge'],
+  ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge'],
   ['a subnet that is not IPv4', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': 'fd00::/64' }), 'annotations["bulkhead.network.subnet"]: must be an IPv4 subnet with a prefix from /8 to /30, got "fd00::/64"'],
   ['a bridge name longer than IFNAMSIZ allows', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': 'a-very-long-bridge' }), 'annotations["bulkhead.network.bridge"]: must be an interface name: 1 to 15 letters, digits, "_", "." or "-"'],
   ['firewall JSON that does not parse', spec({}, { 'bulkhead.network.firewall': '{' }), 'annotations["bulkhead.network.firewall"]: must be JSON'],
   ['a firewall rule with a bad port', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 70000 }] }) }), 'annotations["bulkhead.network.firewall"].rules[0].port: must be a port from 1 to 65535 or a range FIRST-LAST, got 70000'],
   ['a firewall rule with ports on icmp', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ rules: [{ direction: 'egress', action: 'drop', protocol: 'icmp', port: 1 }] }) }), 'annotations["bulkhead.network.firewall"].rules[0].port: icmp has no ports'],
   ['a firewall in the host namespace', spec(undefined, { 'bulkhead.network.firewall': '{}' }), 'annotations["bulkhead.network.firewall"]: a firewall needs a new network namespace of the container\'s own'],
+  ['a gateway outside the subnet', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': '10.5.0.0/24', 'bulkhead.network.gateway': '10.6.0.1' }), 'annotations["bulkhead.network.gateway"]: must be a host address inside 10.5.0.0/24, got "10.6.0.1"'],
+  ['a range in the wrong order', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': '10.5.0.0/24', 'bulkhead.network.range': '10.5.0.20-10.5.0.10' }), 'annotations["bulkhead.network.range"]: must be FIRST-LAST, two host addresses inside 10.5.0.0/24 in order, got "10.5.0.20-10.5.0.10"'],
+  ['a VNI out of range', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.vxlan-id': '16777216', 'bulkhead.network.vxlan-remotes': '192.0.2.9' }), 'annotations["bulkhead.network.vxlan-id"]: must be a VNI from 1 to 16777215, got "16777216"'],
+  ['a vxlan without remotes', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.vxlan-id': '42' }), 'annotations["bulkhead.network.vxlan-remotes"]: must list the underlay IPv4 address of at least one other host'],
   ['an unknown security group', spec({}, { 'bulkhead.network.security-groups': 'web,db' }), 'annotations["bulkhead.network.security-groups"]: no security group named "db" in this runtime; it has web'],
 ];
 for (const [name, s, message] of invalid) {
@@ -93,11 +97,11 @@ test('host link names fit IFNAMSIZ and differ between ids', (t) => {
   const b = linkNames('b-container');
   t.true(a.veth.length <= 15 && a.ifb.length <= 15);
   t.not(a.veth, b.veth);
-  t.deepEqual(hostLinkCommands('a-container', 42, 'br0', false), [`link add ${a.veth} type veth peer name eth0 netns 42`, `link set ${a.veth} master br0 up`]);
+  t.deepEqual(hostLinkCommands('a-container', 42, 'br0', false, 1450), [`link add ${a.veth} mtu 1450 type veth peer name eth0 mtu 1450 netns 42`, `link set ${a.veth} master br0 up`]);
 });
 
 test('lease takes lowest free host address', (t) => {
-  const network = newNetwork('br0', '10.1.2.9/30', false, true);
+  const network = newNetwork({ bridge: 'br0', subnet: '10.1.2.9/30', masquerade: false }, true);
   t.is(network.subnet, '10.1.2.8/30');
   t.is(network.gateway, '10.1.2.9');
   t.is(lease(network, 'a'), '10.1.2.10');
@@ -135,4 +139,18 @@ test('interface statistics are read from /proc/net/dev', (t) => {
 test('rule counters are taken from commented rules of nft -j output', (t) => {
   const listing = { nftables: [{ metainfo: {} }, { rule: { chain: 'input', comment: 'rule 0', expr: [{ match: {} }, { counter: { packets: 3, bytes: 180 } }, { accept: null }] } }, { rule: { chain: 'input', expr: [{ accept: null }] } }] };
   t.deepEqual(ruleCounters(listing), [{ chain: 'input', rule: 'rule 0', packets: 3, bytes: 180 }]);
+});
+
+test('lease stays inside the range and skips the gateway', (t) => {
+  const network = newNetwork({ bridge: 'br0', subnet: '10.5.0.0/24', masquerade: false, gateway: '10.5.0.10', range: ['10.5.0.10', '10.5.0.11'] }, true);
+  t.is(lease(network, 'a'), '10.5.0.11');
+  t.throws(() => lease(network, 'b'), { message: 'lease an address on bridge br0: range 10.5.0.10-10.5.0.11 has no free address' });
+});
+
+test('overlay bridge gets a vxlan port that floods to every remote', (t) => {
+  const network = newNetwork({ bridge: 'br0', subnet: '10.5.0.0/24', masquerade: false, vxlan: { id: 42, remotes: ['10.9.0.2', '10.9.0.3'] } }, true);
+  const vxlan = vxlanName('br0');
+  t.true(vxlan.length <= 15);
+  t.deepEqual(bridgeCommands(network), ['link add br0 type bridge', 'addr add 10.5.0.1/24 dev br0', `link add ${vxlan} mtu 1450 type vxlan id 42 dstport 4789`, `link set ${vxlan} master br0 up`, 'link set br0 up']);
+  t.deepEqual(floodCommands(network), [`fdb append 00:00:00:00:00:00 dev ${vxlan} dst 10.9.0.2`, `fdb append 00:00:00:00:00:00 dev ${vxlan} dst 10.9.0.3`]);
 });
