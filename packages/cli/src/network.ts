@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ContainerSpec } from '@bulkhead/core';
 import { ANNOTATIONS } from '@bulkhead/plugin-net';
 import { usageError } from './usage.js';
 
 /** Network flags of `bulkhead run`, as given on the command line. */
 export interface NetworkFlags {
-  /** none (default), host, bridge, bridge:NAME or ns:PATH. */
+  /** none (default), host, bridge, bridge:NAME, cni:CONFIG or ns:PATH. */
   network?: string;
   subnet?: string;
   masquerade: boolean;
@@ -56,8 +57,12 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
   if (mode === 'bridge' || mode.startsWith('bridge:')) {
     annotations[ANNOTATIONS.mode] = 'bridge';
     if (mode.startsWith('bridge:')) annotations[ANNOTATIONS.bridge] = mode.slice(7);
+  } else if (mode.startsWith('cni:')) {
+    annotations[ANNOTATIONS.mode] = 'cni';
+    annotations[ANNOTATIONS.cniConfig] = resolve(mode.slice(4));
+    if (bridged) throw usageError('flag --network cni: the CNI config sets addresses and rates; only --firewall applies');
   } else if (mode !== 'none') {
-    throw usageError(`flag --network: expected none, host, bridge, bridge:NAME or ns:PATH, got ${JSON.stringify(mode)}`);
+    throw usageError(`flag --network: expected none, host, bridge, bridge:NAME, cni:CONFIG or ns:PATH, got ${JSON.stringify(mode)}`);
   } else if (bridged) {
     throw usageError('flags --subnet, --gateway, --ip-range, --vxlan, --masquerade and the rates need --network bridge');
   }

@@ -45,7 +45,8 @@ Flags of run and plan:
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
   --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
-                    bridge bulkhead0) or ns:PATH (join the network namespace at PATH)
+                    bridge bulkhead0), cni:CONFIG (hand the namespace to the CNI plugins of a
+                    .conf or .conflist file) or ns:PATH (join the network namespace at PATH)
   --subnet CIDR     the bridge's IPv4 subnet, on its first use (default 10.213.0.0/24)
   --gateway ADDR    the bridge's address, on its first use (default: the subnet's first address)
   --ip-range FIRST-LAST  addresses leased to containers, on the bridge's first use

@@ -22,6 +22,10 @@ test('run gives the container a network namespace of its own by default', (t) =>
   t.deepEqual(specOf(['--network', 'ns:/run/netns/x']).linux!.namespaces!.find((ns) => ns.type === 'network'), { type: 'network', path: '/run/netns/x' });
 });
 
+test('cni mode names the config by absolute path', (t) => {
+  t.like(specOf(['--network', 'cni:/etc/cni/net.d/x.conflist']).annotations, { 'bulkhead.network.mode': 'cni', 'bulkhead.network.cni-config': '/etc/cni/net.d/x.conflist' });
+});
+
 test('overlay flags become the network plugin annotations', (t) => {
   const spec = specOf(['--network', 'bridge', '--gateway', '10.9.0.254', '--ip-range', '10.9.0.100-10.9.0.199', '--vxlan', '42:192.0.2.7,192.0.2.8']);
   t.like(spec.annotations, { 'bulkhead.network.gateway': '10.9.0.254', 'bulkhead.network.range': '10.9.0.100-10.9.0.199', 'bulkhead.network.vxlan-id': '42', 'bulkhead.network.vxlan-remotes': '192.0.2.7,192.0.2.8' });
@@ -42,7 +46,8 @@ test('bridge flags become the network plugin annotations', (t) => {
 });
 
 const usage: [string[], string][] = [
-  [['--network', 'overlay'], 'flag --network: expected none, host, bridge, bridge:NAME or ns:PATH, got "overlay"'],
+  [['--network', 'overlay'], 'flag --network: expected none, host, bridge, bridge:NAME, cni:CONFIG or ns:PATH, got "overlay"'],
+  [['--network', 'cni:/etc/cni/net.d/x.conflist', '--subnet', '10.0.0.0/24'], 'flag --network cni: the CNI config sets addresses and rates; only --firewall applies'],
   [['--egress-rate', '1mbit'], 'flags --subnet, --gateway, --ip-range, --vxlan, --masquerade and the rates need --network bridge'],
   [['--network', 'host', '--firewall', '{}'], 'flag --network host: bridge settings, rates and firewalls need --network none or bridge'],
   [['--network', 'bridge', '--vxlan', '42'], 'flag --vxlan: expected VNI:REMOTE[,REMOTE...], got "42"'],

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { findNamespace, type ContainerSpec } from '@bulkhead/core';
 
 /** Annotations that carry a container's network settings, for OCI bundles and the library alike. */
@@ -16,6 +17,7 @@ export const ANNOTATIONS = Object.freeze({
   range: 'bulkhead.network.range',
   vxlanId: 'bulkhead.network.vxlan-id',
   vxlanRemotes: 'bulkhead.network.vxlan-remotes',
+  cniConfig: 'bulkhead.network.cni-config',
 } as const);
 
 export const DEFAULT_BRIDGE = 'bulkhead0';
@@ -47,8 +49,14 @@ export interface Firewall {
 
 /** A container's network as the annotations and the namespace list ask for it. */
 export interface NetworkConfig {
-  /** host: no namespace; join: the namespace at linux.namespaces path; none: a new one with loopback only; bridge: a new one on a bridge. */
-  mode: 'host' | 'join' | 'none' | 'bridge';
+  /**
+   * Where the container's network comes from. host is the host's namespace, and join the one at
+   * the linux.namespaces path. The others create one: none with loopback only, bridge on a
+   * bridge, and cni handed to CNI plugins.
+   */
+  mode: 'host' | 'join' | 'none' | 'bridge' | 'cni';
+  /** The CNI network config (.conf or .conflist) of mode cni. */
+  cniConfig?: string;
   bridge: string;
   subnet: string;
   masquerade: boolean;
@@ -123,7 +131,7 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
   if (entry === undefined) mode = 'host';
   else if (entry.path !== undefined) mode = 'join';
   if (requested !== undefined) {
-    if (requested !== 'none' && requested !== 'bridge') report(at(ANNOTATIONS.mode), `must be none or bridge, got ${JSON.stringify(requested)}; host and joining are chosen in linux.namespaces`);
+    if (requested !== 'none' && requested !== 'bridge' && requested !== 'cni') report(at(ANNOTATIONS.mode), `must be none, bridge or cni, got ${JSON.stringify(requested)}; host and joining are chosen in linux.namespaces`);
     else if (mode !== 'none') report(at(ANNOTATIONS.mode), `network mode ${requested} needs a new network namespace in linux.namespaces (an entry of type network without a path)`);
     else mode = requested;
   }
@@ -142,13 +150,26 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
 
   for (const direction of ['egress', 'ingress'] as const) readShaper(config, direction, annotations, report);
   readFirewall(config, annotations[ANNOTATIONS.firewall], report);
+  readCniConfig(config, annotations, report);
   if (subnet !== undefined) readAddressing(config, subnet, annotations, report);
   readVxlan(config, annotations, report);
 
   const bridgeOnly = [ANNOTATIONS.bridge, ANNOTATIONS.subnet, ANNOTATIONS.gateway, ANNOTATIONS.range, ANNOTATIONS.vxlanId, ANNOTATIONS.egressRate, ANNOTATIONS.ingressRate].some((key) => key in annotations) || config.masquerade;
   if (bridgeOnly && config.mode !== 'bridge') report(at(ANNOTATIONS.mode), 'bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge');
-  if ((config.firewall !== undefined || config.securityGroups.length > 0) && config.mode !== 'bridge' && config.mode !== 'none') report(at(ANNOTATIONS.firewall), 'a firewall needs a new network namespace of the container\'s own');
+  if ((config.firewall !== undefined || config.securityGroups.length > 0) && (config.mode === 'host' || config.mode === 'join')) report(at(ANNOTATIONS.firewall), 'a firewall needs a new network namespace of the container\'s own');
   return config;
+}
+
+function readCniConfig(config: NetworkConfig, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const path = annotations[ANNOTATIONS.cniConfig];
+  const at = `annotations["${ANNOTATIONS.cniConfig}"]`;
+  if (path === undefined) {
+    if (config.mode === 'cni') report(at, 'network mode cni needs the path of a CNI network config');
+    return;
+  }
+  if (config.mode !== 'cni') report(at, 'needs network mode cni');
+  else if (!path.startsWith('/') || !existsSync(path)) report(at, `must be the absolute path of an existing CNI config file, got ${JSON.stringify(path)}`);
+  else config.cniConfig = path;
 }
 
 /** Reads the gateway and the lease range, both of which must lie inside the subnet. */

@@ -1,7 +1,8 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { planNamespace, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
 import { checkRule, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
 import { bridgeCommands, CONTAINER_LINK, firewallRuleset, floodCommands, vxlanName, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
+import { cniAdd, cniDel, DEFAULT_CNI_PATH, type CniRecord } from './cni.js';
 import { lease, newNetwork, readNetwork, withNetworkLock, writeNetwork } from './ipam.js';
 import { hostTools, type NetTools } from './tools.js';
 
@@ -12,6 +13,8 @@ export interface NetPluginOptions {
   securityGroups?: Record<string, FirewallRule[]>;
   /** The host tools; tests pass a recording fake. Default: ip, tc, nft and nsenter. */
   tools?: NetTools;
+  /** Directories of CNI plugin binaries for mode cni. Default /usr/lib/cni, then /opt/cni/bin. */
+  cniPath?: string[];
 }
 
 /** Record of what the plugin made for one container, persisted so that `delete` finds it after a crash. */
@@ -26,6 +29,7 @@ export interface NetRecord {
   veth?: string;
   ifb?: string;
   firewall?: boolean;
+  cni?: CniRecord;
 }
 
 /**
@@ -38,6 +42,7 @@ export interface NetRecord {
 export function netPlugin(options: NetPluginOptions = {}): Plugin {
   const tools = options.tools ?? hostTools;
   const groups = options.securityGroups ?? {};
+  const cniPath = options.cniPath ?? DEFAULT_CNI_PATH;
   checkGroups(groups);
   return {
     name: PLUGIN_NAME,
@@ -68,6 +73,7 @@ export function netPlugin(options: NetPluginOptions = {}): Plugin {
       hooks.attach.tapPromise(async (container) => {
         const config = readNetworkConfig(container.spec);
         if (config.mode === 'bridge') await connect(tools, container, config);
+        if (config.mode === 'cni') await cniAdd(container, (netRecord(container).cni = { config: config.cniConfig!, netns: join(container.stateDir, 'netns') }), cniPath);
         if (config.firewall !== undefined || config.securityGroups.length > 0) {
           const selected = Object.fromEntries(config.securityGroups.map((name) => [name, groups[name]!]));
           netRecord(container).firewall = true;
@@ -76,7 +82,11 @@ export function netPlugin(options: NetPluginOptions = {}): Plugin {
         }
       });
       // A container created by another process (bulkhead create) is released from its record.
-      hooks.cleanup.tapPromise((container) => release(tools, container.syscalls, netRecord(container), container.id));
+      hooks.cleanup.tapPromise(async (container) => {
+        const record = netRecord(container);
+        if (record.cni !== undefined) await cniDel(container.id, container.syscalls, record.cni, cniPath);
+        await release(tools, container.syscalls, record, container.id);
+      });
     },
   };
 }
@@ -171,5 +181,6 @@ async function release(tools: NetTools, syscalls: Syscalls, record: NetRecord, i
 
 export { ANNOTATIONS, DEFAULT_BRIDGE, DEFAULT_SUBNET, parseRate, parseSize, readNetworkConfig, type Firewall, type FirewallRule, type NetworkConfig, type Shaper } from './config.js';
 export { linkNames, FIREWALL_TABLE } from './commands.js';
+export { cniCheck, readCniConfig, DEFAULT_CNI_PATH, type CniConfList, type CniRecord } from './cni.js';
 export { networkStats, type NetworkStats, type InterfaceStats, type RuleCounter } from './stats.js';
 export { hostTools, type NetTools } from './tools.js';

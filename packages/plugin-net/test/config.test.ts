@@ -55,7 +55,7 @@ test('without a network namespace entry the container stays in the host namespac
 
 const invalid: [string, ContainerSpec, string][] = [
   ['bridge mode without a namespace of its own', spec(undefined, { 'bulkhead.network.mode': 'bridge' }), 'annotations["bulkhead.network.mode"]: network mode bridge needs a new network namespace in linux.namespaces (an entry of type network without a path)'],
-  ['an unknown mode', spec({}, { 'bulkhead.network.mode': 'overlay' }), 'annotations["bulkhead.network.mode"]: must be none or bridge, got "overlay"; host and joining are chosen in linux.namespaces'],
+  ['an unknown mode', spec({}, { 'bulkhead.network.mode': 'overlay' }), 'annotations["bulkhead.network.mode"]: must be none, bridge or cni, got "overlay"; host and joining are chosen in linux.namespaces'],
   ['a bad rate', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.egress-rate': '10 apples' }), 'annotations["bulkhead.network.egress-rate"]: must be a rate such as 10mbit or 500kbit, got "10 apples"'],
   ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge'],
   ['a subnet that is not IPv4', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': 'fd00::/64' }), 'annotations["bulkhead.network.subnet"]: must be an IPv4 subnet with a prefix from /8 to /30, got "fd00::/64"'],
@@ -68,6 +68,8 @@ const invalid: [string, ContainerSpec, string][] = [
   ['a range in the wrong order', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': '10.5.0.0/24', 'bulkhead.network.range': '10.5.0.20-10.5.0.10' }), 'annotations["bulkhead.network.range"]: must be FIRST-LAST, two host addresses inside 10.5.0.0/24 in order, got "10.5.0.20-10.5.0.10"'],
   ['a VNI out of range', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.vxlan-id': '16777216', 'bulkhead.network.vxlan-remotes': '192.0.2.9' }), 'annotations["bulkhead.network.vxlan-id"]: must be a VNI from 1 to 16777215, got "16777216"'],
   ['a vxlan without remotes', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.vxlan-id': '42' }), 'annotations["bulkhead.network.vxlan-remotes"]: must list the underlay IPv4 address of at least one other host'],
+  ['mode cni without a config', spec({}, { 'bulkhead.network.mode': 'cni' }), 'annotations["bulkhead.network.cni-config"]: network mode cni needs the path of a CNI network config'],
+  ['a CNI config that does not exist', spec({}, { 'bulkhead.network.mode': 'cni', 'bulkhead.network.cni-config': '/nonexistent/net.conflist' }), 'annotations["bulkhead.network.cni-config"]: must be the absolute path of an existing CNI config file, got "/nonexistent/net.conflist"'],
   ['an unknown security group', spec({}, { 'bulkhead.network.security-groups': 'web,db' }), 'annotations["bulkhead.network.security-groups"]: no security group named "db" in this runtime; it has web'],
 ];
 for (const [name, s, message] of invalid) {

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { hostTools, linkNames, netPlugin, networkStats, type Firewall } from '../src/index.js';
+import { cniCheck, hostTools, linkNames, netPlugin, networkStats, type CniRecord, type Firewall } from '../src/index.js';
 
 // Every address here is inside network namespaces these tests create: containers on a bridge
 // of their own, with a subnet of their own. Nothing is sent to the host's own addresses.
@@ -230,4 +230,34 @@ rootTest('a failed create undoes links, ifb device, lease and bridge', async (t)
   const error = await t.throwsAsync(failing.create(spec(['true'], {}, bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.masquerade': 'true' })), { id, stdio: 'ignore' }));
   t.is(error.message, 'attach hook of plugin @bulkhead/plugin-net: tc -batch -: injected failure');
   t.deepEqual(leftovers([id]), []);
+});
+
+rootTest('mode cni hands the namespace to the CNI bridge plugin, and delete runs DEL', async (t) => {
+  const cniBridge = `bhn${process.pid}`.slice(0, 15);
+  const dir = mkdtempSync(join(tmpdir(), 'bulkhead-cni-'));
+  t.teardown(() => {
+    execFileSync('/usr/sbin/ip', ['link', 'del', cniBridge], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const config = join(dir, 'net.conflist');
+  const ipam = { type: 'host-local', subnet: `10.218.${SUBNET_OCTET}.0/24`, dataDir: join(dir, 'ipam') };
+  writeFileSync(config, JSON.stringify({ cniVersion: '1.0.0', name: 'bulkhead-test', plugins: [{ type: 'bridge', bridge: cniBridge, isGateway: true, ipam }] }));
+  const cni = { 'bulkhead.network.mode': 'cni', 'bulkhead.network.cni-config': config };
+
+  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.end('hello through CNI\\n')).listen(8080)"], {}, cni));
+  try {
+    const record = server.handle.container.record('@bulkhead/plugin-net') as { cni?: CniRecord & { result?: { ips?: { address: string }[] } } };
+    const address = record.cni!.result!.ips![0]!.address.split('/')[0]!;
+    await t.notThrowsAsync(cniCheck(server.handle.container.id, record.cni!), 'CHECK accepts what ADD made');
+    const client = await run(spec(['bash', '-c', `${waitForPort(address, 8080)}; exec 3<>/dev/tcp/${address}/8080; cat <&3`], {}, cni));
+    t.is(client.code, 0, client.output);
+    t.regex(client.output, /hello through CNI/);
+  } finally {
+    server.handle.kill(9);
+    await server.handle.delete();
+  }
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(stateRoot), 'the namespace bind mount is gone');
+  t.is(execFileSync('/usr/sbin/ip', ['-br', 'link', 'show', 'master', cniBridge], { encoding: 'utf8' }).trim(), '', 'no veth left on the CNI bridge');
+  const leases = readdirSync(join(dir, 'ipam', 'bulkhead-test')).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name));
+  t.deepEqual(leases, [], 'host-local released every address');
 });
