@@ -1,4 +1,4 @@
-import type { Firewall, FirewallRule, NetworkConfig, Shaper } from './config.js';
+import type { Firewall, FirewallRule, Intrusion, NetworkConfig, Shaper } from './config.js';
 import type { NetworkFile } from './ipam.js';
 
 /** The interface name of the container's end of the veth pair, inside its namespace. */
@@ -117,6 +117,8 @@ function tbf(shaper: Shaper): string {
  */
 export function firewallRuleset(firewall: Firewall | undefined, groups: Record<string, FirewallRule[]>): string {
   const lines = [`table inet ${FIREWALL_TABLE} {`];
+  const intrusion = firewall?.intrusion;
+  if (intrusion !== undefined) lines.push(...intrusionSets(intrusion));
   for (const [name, rules] of Object.entries(groups)) {
     for (const direction of ['ingress', 'egress'] as const) {
       lines.push(`  chain sg-${name}-${direction} {`);
@@ -129,14 +131,32 @@ export function firewallRuleset(firewall: Firewall | undefined, groups: Record<s
   for (const [direction, chain, hook, iface] of [['ingress', 'input', 'input', 'iif'], ['egress', 'output', 'output', 'oif']] as const) {
     const policy = firewall?.policy?.[direction] ?? 'accept';
     lines.push(`  chain ${chain} {`, `    type filter hook ${hook} priority filter; policy ${policy};`, '    ct state established,related accept', `    ${iface} "lo" accept`);
+    if (direction === 'ingress' && intrusion !== undefined) lines.push(...intrusionBlock(intrusion));
     (firewall?.rules ?? []).forEach((rule, i) => {
       if (rule.direction === direction) lines.push(`    ${ruleText(rule, `rule ${i}`)}`);
     });
     for (const name of Object.keys(groups)) lines.push(`    jump sg-${name}-${direction}`);
+    if (direction === 'ingress' && intrusion?.portScanRate !== undefined) lines.push(`    ct state new update @port-scan { ip saddr limit rate over ${intrusion.portScanRate}/second burst ${intrusion.portScanRate} packets } add @blocked { ip saddr } counter comment "port scan"`);
     lines.push(`    counter comment "${direction} policy"`, '  }');
   }
   lines.push('}', '');
   return lines.join('\n');
+}
+
+/**
+ * Declares the sets of the intrusion detectors: the blocked sources, whose entries expire after
+ * `blockSeconds`, and one rate meter per source for each detector.
+ */
+function intrusionSets(intrusion: Intrusion): string[] {
+  const meter = (name: string) => `  set ${name} { type ipv4_addr; flags dynamic, timeout; timeout 10s; }`;
+  return [`  set blocked { type ipv4_addr; flags dynamic, timeout; timeout ${intrusion.blockSeconds ?? 60}s; }`, meter('syn-flood'), meter('port-scan')];
+}
+
+/** Builds the first ingress rules: drop blocked sources, then block a source whose SYN rate is over the limit. */
+function intrusionBlock(intrusion: Intrusion): string[] {
+  const lines = ['    ip saddr @blocked counter drop comment "intrusion block"'];
+  if (intrusion.synFloodRate !== undefined) lines.push(`    tcp flags syn ct state new update @syn-flood { ip saddr limit rate over ${intrusion.synFloodRate}/second burst ${intrusion.synFloodRate} packets } add @blocked { ip saddr } counter drop comment "syn flood"`);
+  return lines;
 }
 
 function ruleText(rule: FirewallRule, comment: string): string {

@@ -45,6 +45,19 @@ export interface Firewall {
   /** Verdict per direction for a packet that no rule matched. Default accept. */
   policy?: Partial<Record<Direction, 'accept' | 'drop'>>;
   rules?: FirewallRule[];
+  intrusion?: Intrusion;
+}
+
+/**
+ * Rate-based intrusion detectors on ingress. A source over a rate is added to a set of blocked
+ * sources, whose packets are dropped for `blockSeconds` (default 60).
+ */
+export interface Intrusion {
+  /** New TCP connections (SYN) per second from one source. */
+  synFloodRate?: number;
+  /** New connections per second from one source that no rule accepted: probes of ports that are not open to it. */
+  portScanRate?: number;
+  blockSeconds?: number;
 }
 
 /** A container's network as the annotations and the namespace list ask for it. */
@@ -240,6 +253,10 @@ function readFirewall(config: NetworkConfig, text: string | undefined, report: (
     else if (policy !== 'accept' && policy !== 'drop') report(`${at}.policy.${direction}`, 'must be accept or drop');
   }
   if (firewall.rules !== undefined && !Array.isArray(firewall.rules)) return report(`${at}.rules`, 'must be an array');
+  for (const [key, value] of Object.entries(firewall.intrusion ?? {})) {
+    if (!['synFloodRate', 'portScanRate', 'blockSeconds'].includes(key)) report(`${at}.intrusion`, `unknown detector setting ${JSON.stringify(key)}; expected synFloodRate, portScanRate or blockSeconds`);
+    else if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1_000_000) report(`${at}.intrusion.${key}`, 'must be an integer from 1 to 1000000');
+  }
   (firewall.rules ?? []).forEach((rule, i) => checkRule(rule, `${at}.rules[${i}]`, report));
   config.firewall = firewall;
 }

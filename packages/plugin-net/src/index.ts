@@ -179,8 +179,9 @@ async function release(tools: NetTools, syscalls: Syscalls, record: NetRecord, i
   });
 }
 
-export { ANNOTATIONS, DEFAULT_BRIDGE, DEFAULT_SUBNET, parseRate, parseSize, readNetworkConfig, type Firewall, type FirewallRule, type NetworkConfig, type Shaper } from './config.js';
+export { ANNOTATIONS, DEFAULT_BRIDGE, DEFAULT_SUBNET, parseRate, parseSize, readNetworkConfig, type Firewall, type FirewallRule, type Intrusion, type NetworkConfig, type Shaper } from './config.js';
 export { linkNames, FIREWALL_TABLE } from './commands.js';
 export { cniCheck, readCniConfig, DEFAULT_CNI_PATH, type CniConfList, type CniRecord } from './cni.js';
 export { networkStats, type NetworkStats, type InterfaceStats, type RuleCounter } from './stats.js';
+export { intrusionSignals, type IntrusionSignals } from './intrusion.js';
 export { hostTools, type NetTools } from './tools.js';

@@ -70,6 +70,8 @@ const invalid: [string, ContainerSpec, string][] = [
   ['a vxlan without remotes', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.vxlan-id': '42' }), 'annotations["bulkhead.network.vxlan-remotes"]: must list the underlay IPv4 address of at least one other host'],
   ['mode cni without a config', spec({}, { 'bulkhead.network.mode': 'cni' }), 'annotations["bulkhead.network.cni-config"]: network mode cni needs the path of a CNI network config'],
   ['a CNI config that does not exist', spec({}, { 'bulkhead.network.mode': 'cni', 'bulkhead.network.cni-config': '/nonexistent/net.conflist' }), 'annotations["bulkhead.network.cni-config"]: must be the absolute path of an existing CNI config file, got "/nonexistent/net.conflist"'],
+  ['an unknown intrusion detector', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ intrusion: { slowloris: 3 } }) }), 'annotations["bulkhead.network.firewall"].intrusion: unknown detector setting "slowloris"; expected synFloodRate, portScanRate or blockSeconds'],
+  ['a zero detector rate', spec({}, { 'bulkhead.network.firewall': JSON.stringify({ intrusion: { synFloodRate: 0 } }) }), 'annotations["bulkhead.network.firewall"].intrusion.synFloodRate: must be an integer from 1 to 1000000'],
   ['an unknown security group', spec({}, { 'bulkhead.network.security-groups': 'web,db' }), 'annotations["bulkhead.network.security-groups"]: no security group named "db" in this runtime; it has web'],
 ];
 for (const [name, s, message] of invalid) {
@@ -155,4 +157,13 @@ test('overlay bridge gets a vxlan port that floods to every remote', (t) => {
   t.true(vxlan.length <= 15);
   t.deepEqual(bridgeCommands(network), ['link add br0 type bridge', 'addr add 10.5.0.1/24 dev br0', `link add ${vxlan} mtu 1450 type vxlan id 42 dstport 4789`, `link set ${vxlan} master br0 up`, 'link set br0 up']);
   t.deepEqual(floodCommands(network), [`fdb append 00:00:00:00:00:00 dev ${vxlan} dst 10.9.0.2`, `fdb append 00:00:00:00:00:00 dev ${vxlan} dst 10.9.0.3`]);
+});
+
+test('intrusion rules drop blocked sources first and count probes last', (t) => {
+  const ruleset = firewallRuleset({ rules: [{ direction: 'ingress', action: 'accept', port: 80, protocol: 'tcp' }], intrusion: { synFloodRate: 100, portScanRate: 10, blockSeconds: 30 } }, {});
+  t.true(ruleset.includes('set blocked { type ipv4_addr; flags dynamic, timeout; timeout 30s; }'));
+  const input = ruleset.slice(ruleset.indexOf('chain input'), ruleset.indexOf('chain output'));
+  const order = ['comment "intrusion block"', 'comment "syn flood"', 'comment "rule 0"', 'comment "port scan"', 'comment "ingress policy"'].map((text) => input.indexOf(text));
+  t.true(order.every((position, i) => position >= 0 && (i === 0 || position > order[i - 1]!)), input);
+  t.true(input.includes('update @syn-flood { ip saddr limit rate over 100/second burst 100 packets } add @blocked { ip saddr } counter drop'));
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { cniCheck, hostTools, linkNames, netPlugin, networkStats, type CniRecord, type Firewall } from '../src/index.js';
+import { cniCheck, hostTools, intrusionSignals, linkNames, netPlugin, networkStats, type CniRecord, type Firewall } from '../src/index.js';
 
 // Every address here is inside network namespaces these tests create: containers on a bridge
 // of their own, with a subnet of their own. Nothing is sent to the host's own addresses.
@@ -260,4 +260,40 @@ rootTest('mode cni hands the namespace to the CNI bridge plugin, and delete runs
   t.is(execFileSync('/usr/sbin/ip', ['-br', 'link', 'show', 'master', cniBridge], { encoding: 'utf8' }).trim(), '', 'no veth left on the CNI bridge');
   const leases = readdirSync(join(dir, 'ipam', 'bulkhead-test')).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name));
   t.deepEqual(leases, [], 'host-local released every address');
+});
+
+/** A TCP client in Node: connects to each port with a timeout and prints "PORT open" or "PORT closed". */
+const probeScript = (address: string) => `
+const net = require('net');
+const probe = (port, ms) => new Promise((resolve) => {
+  const socket = net.connect({ host: '${address}', port, timeout: ms });
+  const done = (open) => { socket.destroy(); resolve(open); };
+  socket.on('connect', () => done(true)).on('timeout', () => done(false)).on('error', () => done(false));
+});
+(async () => {
+  for (let i = 0; i < 50 && !(await probe(8080, 1000)); i++) await new Promise((r) => setTimeout(r, 100));
+  console.log('8080 before the scan: open');
+  await Promise.all(Array.from({ length: 40 }, (_, i) => probe(9000 + i, 500)));
+  console.log('8080 after the scan: ' + ((await probe(8080, 1000)) ? 'open' : 'closed'));
+})();`;
+
+rootTest('the port-scan detector blocks a source that probes closed ports', async (t) => {
+  const firewall: Firewall = { policy: { ingress: 'drop' }, rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 8080 }], intrusion: { portScanRate: 5, blockSeconds: 30 } };
+  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.end('ok\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.firewall': JSON.stringify(firewall) })));
+  try {
+    const address = addressOf(server.handle);
+    const client = await start(spec([NODE, '-e', probeScript(address)], {}, bridged()));
+    const clientAddress = addressOf(client.handle);
+    await client.handle.wait();
+    await client.handle.delete();
+    t.regex(client.output(), /8080 before the scan: open/);
+    t.regex(client.output(), /8080 after the scan: closed/, 'the scanning source is blocked from the allowed port too');
+    const signals = await intrusionSignals(server.handle.pid);
+    t.true(signals.portScan > 0, JSON.stringify(signals));
+    t.true(signals.droppedFromBlocked > 0, JSON.stringify(signals));
+    t.deepEqual(signals.blocked.map((entry) => entry.address), [clientAddress]);
+  } finally {
+    server.handle.kill(9);
+    await server.handle.delete();
+  }
 });

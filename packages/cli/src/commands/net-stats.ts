@@ -1,5 +1,5 @@
 import { ContainerStateError, ErrorCode } from '@bulkhead/core';
-import { networkStats } from '@bulkhead/plugin-net';
+import { intrusionSignals, networkStats } from '@bulkhead/plugin-net';
 import { parseCommand } from '../args.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
@@ -11,15 +11,22 @@ export async function netStatsCommand(argv: readonly string[], globals: GlobalFl
   const state = createRuntime(globals.runtime).state(id);
   if (state.pid === undefined) throw new ContainerStateError(ErrorCode.INVALID_STATE, `net-stats of container ${id}: it is ${state.status}`);
   const stats = await networkStats(state.pid);
+  const intrusion = stats.rules.some((rule) => rule.rule === 'intrusion block') ? await intrusionSignals(state.pid) : undefined;
   if (values.json === true) {
-    process.stdout.write(JSON.stringify(stats) + '\n');
+    process.stdout.write(JSON.stringify(intrusion === undefined ? stats : { ...stats, intrusion }) + '\n');
     return 0;
   }
-  const lines = ['INTERFACE   RX BYTES  RX PACKETS  RX ERRORS  RX DROPPED  TX BYTES  TX PACKETS  TX ERRORS  TX DROPPED'];
+  const headers = ['RX BYTES', 'RX PACKETS', 'RX ERRORS', 'RX DROPPED', 'TX BYTES', 'TX PACKETS', 'TX ERRORS', 'TX DROPPED'];
+  const lines = [['INTERFACE  ', ...headers].join('  ')];
   for (const [name, s] of Object.entries(stats.interfaces)) {
-    lines.push([name.padEnd(11), ...[s.rxBytes, s.rxPackets, s.rxErrors, s.rxDropped, s.txBytes, s.txPackets, s.txErrors, s.txDropped].map((n, i) => String(n).padStart([8, 10, 9, 10, 8, 10, 9, 10][i]!))].join('  '));
+    const values = [s.rxBytes, s.rxPackets, s.rxErrors, s.rxDropped, s.txBytes, s.txPackets, s.txErrors, s.txDropped];
+    lines.push([name.padEnd(11), ...values.map((value, i) => String(value).padStart(headers[i]!.length))].join('  '));
   }
   if (stats.rules.length > 0) lines.push('', 'CHAIN       PACKETS     BYTES  RULE', ...stats.rules.map((r) => `${r.chain.padEnd(10)}  ${String(r.packets).padStart(7)}  ${String(r.bytes).padStart(8)}  ${r.rule}`));
+  if (intrusion !== undefined) {
+    lines.push('', `intrusion: ${intrusion.synFlood} syn flood and ${intrusion.portScan} port scan packets over their rates, ${intrusion.droppedFromBlocked} dropped from blocked sources`);
+    for (const entry of intrusion.blocked) lines.push(`blocked ${entry.address} for ${entry.expiresIn} s more`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
