@@ -120,7 +120,7 @@ rootTest('without a network namespace entry the container shares the host namesp
 });
 
 rootTest('two containers on one bridge reach each other, and delete leaves no link, lease or bridge', async (t) => {
-  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.end('hello from the server\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.masquerade': 'true' })));
+  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('hello from the server\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.masquerade': 'true' })));
   const ids = [server.handle.container.id];
   try {
     const address = addressOf(server.handle);
@@ -140,7 +140,7 @@ rootTest('two containers on one bridge reach each other, and delete leaves no li
 });
 
 const firewall: Firewall = { policy: { ingress: 'drop' }, rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 8081 }] };
-const twoPorts = "for (const port of [8080, 8081, 8082]) require('net').createServer((s) => s.end('ok\\n')).listen(port)";
+const twoPorts = "for (const port of [8080, 8081, 8082]) require('net').createServer((s) => s.on('error', () => {}).end('ok\\n')).listen(port)";
 
 rootTest('the firewall lets allowed ports through, drops denied ones, and counts both', async (t) => {
   const server = await start(spec([NODE, '-e', twoPorts], {}, bridged({ 'bulkhead.network.firewall': JSON.stringify(firewall), 'bulkhead.network.security-groups': 'web' })));
@@ -244,7 +244,7 @@ rootTest('mode cni hands the namespace to the CNI bridge plugin, and delete runs
   writeFileSync(config, JSON.stringify({ cniVersion: '1.0.0', name: 'bulkhead-test', plugins: [{ type: 'bridge', bridge: cniBridge, isGateway: true, ipam }] }));
   const cni = { 'bulkhead.network.mode': 'cni', 'bulkhead.network.cni-config': config };
 
-  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.end('hello through CNI\\n')).listen(8080)"], {}, cni));
+  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('hello through CNI\\n')).listen(8080)"], {}, cni));
   try {
     const record = server.handle.container.record('@bulkhead/plugin-net') as { cni?: CniRecord & { result?: { ips?: { address: string }[] } } };
     const address = record.cni!.result!.ips![0]!.address.split('/')[0]!;
@@ -279,7 +279,7 @@ const probe = (port, ms) => new Promise((resolve) => {
 
 rootTest('the port-scan detector blocks a source that probes closed ports', async (t) => {
   const firewall: Firewall = { policy: { ingress: 'drop' }, rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 8080 }], intrusion: { portScanRate: 5, blockSeconds: 30 } };
-  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.end('ok\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.firewall': JSON.stringify(firewall) })));
+  const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('ok\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.firewall': JSON.stringify(firewall) })));
   try {
     const address = addressOf(server.handle);
     const client = await start(spec([NODE, '-e', probeScript(address)], {}, bridged()));
@@ -288,6 +288,7 @@ rootTest('the port-scan detector blocks a source that probes closed ports', asyn
     await client.handle.delete();
     t.regex(client.output(), /8080 before the scan: open/);
     t.regex(client.output(), /8080 after the scan: closed/, 'the scanning source is blocked from the allowed port too');
+    t.is(server.handle.container.syscalls.hasExited(server.handle.container.pidfd!), false, `the server container exited early: ${server.output()}`);
     const signals = await intrusionSignals(server.handle.pid);
     t.true(signals.portScan > 0, JSON.stringify(signals));
     t.true(signals.droppedFromBlocked > 0, JSON.stringify(signals));

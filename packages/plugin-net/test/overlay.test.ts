@@ -70,7 +70,7 @@ rootTest('containers on two hosts reach each other over the vxlan overlay, and n
   });
 
   // Host A: a server, and a client on the same bridge.
-  const server = startOn(0, roots[0]!, [process.execPath, '-e', "require('net').createServer((s) => s.end('hello over the overlay\\n')).listen(8080)"]);
+  const server = startOn(0, roots[0]!, [process.execPath, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('hello over the overlay\\n')).listen(8080)"]);
   children.push(server);
   await server.started;
   const serverAddress = `10.217.${OCTET}.10`;
