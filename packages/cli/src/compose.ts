@@ -1,4 +1,5 @@
-import { Runtime, type Logger } from '@bulkhead/core';
+import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
+import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
@@ -6,6 +7,8 @@ import { mountPlugin } from '@bulkhead/plugin-mount';
 import { netPlugin } from '@bulkhead/plugin-net';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
+import { seccompPlugin } from '@bulkhead/plugin-seccomp';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -13,6 +16,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Run a minimal init as PID 1 instead of the command. */
   init?: boolean;
+  /** The syscall layer; tests pass a recording fake. */
+  syscalls?: Syscalls;
 }
 
 /** The reference runtime: the core with the standard plugins. */
@@ -20,8 +25,12 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
   const runtime = new Runtime({
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.syscalls === undefined ? {} : { syscalls: options.syscalls }),
   });
+  // The capabilities plugin comes before the pid plugin: both add steps to the privileges phase,
+  // and the optional init must fork after the container's privileges are set.
   return runtime
+    .use(capabilitiesPlugin())
     .use(pidPlugin({ init: options.init ?? false }))
     .use(mountPlugin())
     .use(utsPlugin())
@@ -29,5 +38,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(netPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
+    .use(sysctlPlugin())
+    .use(seccompPlugin())
     .use(hooksPlugin());
 }

@@ -1,3 +1,4 @@
+import { parseLevel, ISOLATION_LEVELS, type IsolationLevel } from '@bulkhead/policy';
 import { NETWORK_VALUE_FLAGS, type NetworkFlags } from './network.js';
 import type { ResourceFlags } from './resources.js';
 import { usageError } from './usage.js';
@@ -12,12 +13,18 @@ export interface ContainerFlags extends ResourceFlags, NetworkFlags {
   id?: string;
   json: boolean;
   cgroupns: boolean;
+  /** Pressure-driven adjustment bounds, such as "cpu=0.2:1"; they become the org.bulkhead.adjust annotation. */
+  adjust: string[];
+  /** An isolation level whose settings replace the default spec's. */
+  level?: IsolationLevel;
+  allowPrivileged: boolean;
+  allowNested: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
-const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'masquerade']);
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested', 'masquerade']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -30,12 +37,13 @@ const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShar
 };
 
 /** Resource flags that may be given more than once. */
-const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit'> = {
+const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit' | 'adjust'> = {
   'io-read-bps': 'ioReadBps',
   'io-write-bps': 'ioWriteBps',
   'io-read-iops': 'ioReadIops',
   'io-write-iops': 'ioWriteIops',
   ulimit: 'ulimit',
+  adjust: 'adjust',
 };
 
 /**
@@ -43,7 +51,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -63,6 +71,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
     }
   }
   if (flags.args.length === 0) throw usageError('missing the command to run; usage: bulkhead run [flags] [--] CMD [ARG...]');
+  if ((flags.allowPrivileged || flags.allowNested) && flags.level === undefined) throw usageError('flags --allow-privileged and --allow-nested change an isolation level: give --level too');
   return flags;
 }
 
@@ -76,6 +85,8 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   if (name === 'read-only') flags.readOnly = true;
   else if (name === 'init') flags.init = true;
   else if (name === 'cgroupns') flags.cgroupns = true;
+  else if (name === 'allow-privileged') flags.allowPrivileged = true;
+  else if (name === 'allow-nested') flags.allowNested = true;
   else if (name === 'masquerade') flags.masquerade = true;
   else flags.json = true;
 }
@@ -110,5 +121,11 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
     case 'id':
       flags.id = value;
       return;
+    case 'level': {
+      const level = parseLevel(value);
+      if (level === undefined) throw usageError(`flag --level ${JSON.stringify(value)}: expected one of ${ISOLATION_LEVELS.join(', ')}`);
+      flags.level = level;
+      return;
+    }
   }
 }

@@ -1,6 +1,9 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { auditCommand } from './commands/audit.js';
+import { checkCommand } from './commands/check.js';
 import { execCommand } from './commands/exec.js';
+import { eventsCommand, updateCommand } from './commands/resources.js';
 import { listCommand, psCommand } from './commands/list.js';
 import { netStatsCommand } from './commands/net-stats.js';
 import { planCommand } from './commands/plan.js';
@@ -34,6 +37,10 @@ const COMMANDS: Record<string, Command> = {
   exec: execCommand,
   pause: pauseCommand,
   resume: resumeCommand,
+  events: eventsCommand,
+  update: updateCommand,
+  check: checkCommand,
+  audit: auditCommand,
   'net-stats': netStatsCommand,
 };
 

@@ -9,16 +9,25 @@ export const HELP = `usage: bulkhead [global flags] COMMAND [flags]
 Commands:
   run [flags] [--] CMD [ARG...]   run CMD in a new container and wait for it
   plan [flags] [--] CMD [ARG...]  print the child program of that container without running it
+  check [--rules FILE] [--json] CONFIG
+                                  check a config.json against compliance rules; exit 0 pass, 1 fail
+  audit ID                        print the container's audit events as JSON lines
 
 OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
-  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] ID CMD [ARG...]
-                                               run another process in a running container
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--cap CAP] [--process FILE] [-d] ID CMD [ARG...]
+                                               run another process in a running container;
+                                               --cap adds a capability (repeatable)
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
+  events [--interval 5s] [--stats] ID          print statistics and enforcement events as JSON lines
+  update [flags] ID, update --resources FILE ID
+                                               change limits: --memory, --memory-swap, --memory-reservation,
+                                               --cpu-quota, --cpu-period, --cpu-shares, --cpuset-cpus,
+                                               --cpuset-mems, --pids-limit, --blkio-weight, ...
   delete [--force] ID                          remove a stopped or created container
   list [--format table|json] [--quiet]         list containers
   ps [--format table|json] ID                  list the container's processes
@@ -44,6 +53,12 @@ Flags of run and plan:
   --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
+  --adjust cpu=MIN:MAX|memory=MIN:MAX  move the CPU quota (in CPUs, 10% steps) or the memory limit
+                    (memory.high on cgroup v2, 5% steps) within bounds from pressure stall
+                    information; each change is printed as an audit line; repeatable
+  --level strict|moderate|permissive  apply an isolation level (see docs/security.md)
+  --allow-privileged  with --level: every capability, no seccomp profile, no masked paths
+  --allow-nested    with --level: what a container runtime inside the container needs
   --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
                     bridge bulkhead0), cni:CONFIG (hand the namespace to the CNI plugins of a
                     .conf or .conflist file) or ns:PATH (join the network namespace at PATH)

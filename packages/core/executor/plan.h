@@ -39,6 +39,8 @@ enum plan_op {
 	OP_OPEN_PATH = 20,
 	OP_WAIT_FIFO = 21,
 	OP_UNSHARE = 22,
+	OP_CAPSET = 23,
+	OP_SECCOMP = 24,
 	OP_LINK_UP = 34,
 	OP_COUNT
 };

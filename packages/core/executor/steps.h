@@ -26,7 +26,10 @@ step_function op_pivot_root, op_write_file, op_open_path, op_wait_fifo;
 
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
-step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
+step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_capset;
+
+/* steps_seccomp.c */
+step_function op_seccomp;
 
 /* steps_net.c */
 step_function op_link_up;

@@ -1,6 +1,7 @@
 export { Runtime, ContainerHandle, type RuntimeOptions, type CreateOptions } from './runtime.js';
 export { Container } from './container.js';
-export { createHooks, type Hooks, type HookName, type PluginHooks, type SyncTap, type AsyncTap } from './hooks.js';
+export { AUDIT_FILE, type AuditEvent, type AuditRecord, type AuditListener } from './audit.js';
+export { createHooks, type SeccompListener, type Hooks, type HookName, type PluginHooks, type SyncTap, type AsyncTap } from './hooks.js';
 export { CORE_VERSION, type Plugin, type PluginApi } from './plugin.js';
 export { ValidationContext } from './validation.js';
 export { Plan } from './plan/plan.js';
@@ -12,6 +13,7 @@ export { planNamespace } from './plugin-helpers.js';
 export { UndoStack } from './undo.js';
 export { silentLogger, type Logger } from './log.js';
 export { libc } from './native/libc.js';
+export { SeccompFilter, SCMP_CMP, SCMP_FLTATR, resolveArch, resolveSyscall, nativeArch, apiLevel, type ScmpCompare, type ScmpArgCmp } from './native/libseccomp.js';
 export { exitCodeOf, UMOUNT_FLAGS, type ExitStatus, type Syscalls } from './native/syscalls.js';
 export { DEFAULT_STATE_ROOT, EXEC_FIFO, checkContainerId, type StateDocument } from './state.js';
 export { EXECUTOR_PATH } from './executor.js';
@@ -30,7 +32,7 @@ export {
   type ErrorCodeValue,
   type SpecProblem,
 } from './errors.js';
-export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type Namespace, type NamespaceType, type Linux, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
+export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type Namespace, type NamespaceType, type Linux, type Capabilities, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
 export { readConfig } from './config.js';
 export { probeKernel, type KernelFeatures } from './features.js';
 export { runInNamespaces, type ExecOptions } from './exec.js';

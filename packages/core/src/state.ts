@@ -52,7 +52,12 @@ export async function createStateDir(container: Container, stateRoot: string): P
     }
     throw error;
   }
-  container.undo.defer(`remove state directory ${container.stateDir}`, () => rm(container.stateDir, { recursive: true, force: true }));
+  // The lock file goes with it: a command run from another process (kill, state) while the
+  // container lived made one, and a foreground run deletes without taking the lock.
+  container.undo.defer(`remove state directory ${container.stateDir}`, async () => {
+    await rm(container.stateDir, { recursive: true, force: true });
+    removeLockFile(stateRoot, container.id);
+  });
 }
 
 /** Writes state.json atomically: a reader sees the old document or the new one, never a mix. */
@@ -135,6 +140,9 @@ export async function withLock<T>(syscalls: Syscalls, stateRoot: string, id: str
   try {
     return await fn();
   } finally {
+    // A container gone by now (deleted by this command, or by the foreground run that owns it and
+    // takes no lock) needs no lock file; removing it while holding the lock is safe, see lockFile.
+    if (!existsSync(join(stateRoot, id))) removeLockFile(stateRoot, id);
     closeSync(fd);
   }
 }

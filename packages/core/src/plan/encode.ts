@@ -28,6 +28,8 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  capset: 23,
+  seccomp: 24,
   'link-up': 34,
 };
 
@@ -129,6 +131,10 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'seccomp':
+      return [{ kind: 'b', value: step.filter }, int(step.flags), int(step.listener ? 1 : 0)];
+    case 'capset':
+      return [int(step.effective), int(step.permitted), int(step.inheritable)];
     case 'link-up':
       return [str(step.name), int(step.address === undefined ? 0 : ipv4(step.address.ip)), int(step.address?.prefix ?? 0), int(step.gateway === undefined ? 0 : ipv4(step.gateway))];
   }
