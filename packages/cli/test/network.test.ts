@@ -82,7 +82,7 @@ rootTest('run --network bridge gives an address and a default route, and leaves 
   t.deepEqual(readdirSync(join(root, '.network')).filter((name) => name.endsWith('.json')), []);
 });
 
-rootTest('an OCI bundle asks for a bridge through annotations; net-stats reads its counters; delete --force cleans up', async (t) => {
+rootTest('an OCI bundle asks for a bridge through annotations; net-stats and events --stats read its counters; delete --force cleans up', async (t) => {
   const { busybox } = await fixtures();
   const root = stateRoot();
   const dir = temporaryDir('bulkhead-bundle-');
@@ -100,6 +100,11 @@ rootTest('an OCI bundle asks for a bridge through annotations; net-stats reads i
   const parsed = JSON.parse(stats.stdout) as { interfaces: Record<string, { rxPackets: number }>; rules: { rule: string }[] };
   t.deepEqual(Object.keys(parsed.interfaces).sort(), ['eth0', 'lo']);
   t.true(parsed.rules.some((rule) => rule.rule === 'ingress policy'));
+  const events = await bulkhead(['--root', root, 'events', '--stats', id]);
+  t.is(events.code, 0, events.stderr);
+  const data = (JSON.parse(events.stdout) as { data: { network_interfaces: { name: string }[]; firewall_rules: { rule: string }[] } }).data;
+  t.deepEqual(data.network_interfaces.map((entry) => entry.name).sort(), ['eth0', 'lo']);
+  t.true(data.firewall_rules.some((rule) => rule.rule === 'ingress policy'));
   const table = await bulkhead(['--root', root, 'net-stats', id]);
   t.regex(table.stdout, /^INTERFACE +RX BYTES/);
   t.is((await bulkhead(['--root', root, 'delete', '--force', id])).code, 0);

@@ -1,8 +1,31 @@
-import { ContainerStateError, ErrorCode } from '@bulkhead/core';
+import { ContainerStateError, ErrorCode, findNamespace, type Container } from '@bulkhead/core';
 import { intrusionSignals, networkStats } from '@bulkhead/plugin-net';
 import { parseCommand } from '../args.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
+
+/**
+ * Returns a container's network counters in the form runc's events --stats uses
+ * (`network_interfaces`), plus `firewall_rules`. A container in the host's network namespace
+ * has none of its own, so it gets nothing.
+ */
+export async function runcNetworkStats(container: Container): Promise<Record<string, unknown>> {
+  const entry = findNamespace(container.spec, 'network');
+  if (entry === undefined || container.pid === undefined) return {};
+  const stats = await networkStats(container.pid);
+  const interfaces = Object.entries(stats.interfaces).map(([name, s]) => ({
+    name,
+    rx_bytes: s.rxBytes,
+    rx_packets: s.rxPackets,
+    rx_errors: s.rxErrors,
+    rx_dropped: s.rxDropped,
+    tx_bytes: s.txBytes,
+    tx_packets: s.txPackets,
+    tx_errors: s.txErrors,
+    tx_dropped: s.txDropped,
+  }));
+  return { network_interfaces: interfaces, firewall_rules: stats.rules };
+}
 
 /** `bulkhead net-stats`: counters of every interface in the container's network namespace, and of its firewall rules. */
 export async function netStatsCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
