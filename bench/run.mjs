@@ -121,6 +121,8 @@ function prepareColdCases(rootfs, workDir) {
   return [
     prepareBulkheadCase(rootfs),
     prepareBulkheadLimitsCase(rootfs),
+    prepareBulkheadBridgeCase(rootfs, workDir),
+    prepareCniBridgeCase(workDir),
     prepareRuncCase(rootfs, workDir),
     prepareBwrapCase(rootfs),
   ];
@@ -142,6 +144,79 @@ function prepareBulkheadLimitsCase(rootfs) {
     return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
   }
   return commandCase(name, () => [BULKHEAD_BIN, 'run', '--rootfs', rootfs, '--memory', '64M', '--pids-limit', '32', '--cpus', '0.5', '--', '/bin/true']);
+}
+
+// Bridges and subnets of the two networked cases. No packet is sent: the
+// containers only get their links, addresses and routes.
+const BENCH_BRIDGE = 'bhbench0';
+const BENCH_SUBNET = '10.213.250';
+const CNI_BRIDGE = 'bhbenchcni0';
+const CNI_SUBNET = '10.213.251';
+
+// The plain run on a bridge: veth pair, lease, address and default route. The
+// bridge is made before the rounds, as a CNI network's bridge outlives its
+// containers, so that samples do not pay for creating and removing it.
+function prepareBulkheadBridgeCase(rootfs, workDir) {
+  const name = 'bulkhead (bridge)';
+  if (!fs.existsSync(BULKHEAD_BIN)) {
+    return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
+  }
+  if (!hasCommand('ip')) {
+    return skippedCase(name, 'ip is not installed: run apt-get install iproute2');
+  }
+  runChecked('ip', ['link', 'add', BENCH_BRIDGE, 'type', 'bridge']);
+  runChecked('ip', ['addr', 'add', `${BENCH_SUBNET}.1/24`, 'dev', BENCH_BRIDGE]);
+  runChecked('ip', ['link', 'set', BENCH_BRIDGE, 'up']);
+  const stateRoot = path.join(workDir, 'bridge-state');
+  const benchCase = commandCase(name, () => [BULKHEAD_BIN, '--root', stateRoot, 'run', '--rootfs', rootfs, '--network', `bridge:${BENCH_BRIDGE}`, '--subnet', `${BENCH_SUBNET}.0/24`, '--', '/bin/true']);
+  benchCase.close = () => spawnSync('ip', ['link', 'del', BENCH_BRIDGE], { stdio: 'ignore' });
+  return benchCase;
+}
+
+// The same network work done by the standard CNI plugins: a named network
+// namespace, then the bridge plugin's ADD (veth pair, host-local lease,
+// address, default route) and DEL, then the namespace removed. No container
+// process runs, so this is the network part alone.
+function prepareCniBridgeCase(workDir) {
+  const name = 'CNI bridge (network only)';
+  const plugins = '/usr/lib/cni';
+  if (!fs.existsSync(path.join(plugins, 'bridge')) || !fs.existsSync(path.join(plugins, 'host-local'))) {
+    return skippedCase(name, `${plugins}/bridge is missing: run apt-get install containernetworking-plugins`);
+  }
+  const config = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'bulkhead-bench',
+    type: 'bridge',
+    bridge: CNI_BRIDGE,
+    isGateway: true,
+    ipam: { type: 'host-local', subnet: `${CNI_SUBNET}.0/24`, dataDir: path.join(workDir, 'cni-ipam') },
+  });
+  let sequence = 0;
+  return {
+    name,
+    samples: [],
+    async runOnce() {
+      sequence += 1;
+      const netns = `bulkhead-bench-${process.pid}-${sequence}`;
+      const started = process.hrtime.bigint();
+      runChecked('ip', ['netns', 'add', netns]);
+      try {
+        for (const command of ['ADD', 'DEL']) {
+          const env = { ...CHILD_ENV, CNI_COMMAND: command, CNI_CONTAINERID: netns, CNI_NETNS: `/run/netns/${netns}`, CNI_IFNAME: 'eth0', CNI_PATH: plugins };
+          const result = spawnSync(path.join(plugins, 'bridge'), [], { env, input: config, encoding: 'utf8' });
+          if (result.error || result.status !== 0) {
+            throw new Error(`CNI bridge ${command} failed: ${result.stdout.trim() || result.stderr.trim()}`);
+          }
+        }
+      } finally {
+        runChecked('ip', ['netns', 'del', netns]);
+      }
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    },
+    close() {
+      spawnSync('ip', ['link', 'del', CNI_BRIDGE], { stdio: 'ignore' });
+    },
+  };
 }
 
 // Writes one OCI bundle whose config points at the fixture. Each sample runs

@@ -5,6 +5,7 @@ import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
+import { netPlugin } from '@bulkhead/plugin-net';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
 import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
@@ -42,6 +43,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(mountPlugin())
     .use(utsPlugin())
     .use(ipcPlugin())
+    .use(netPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
     .use(sysctlPlugin())

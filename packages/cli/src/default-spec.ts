@@ -15,7 +15,7 @@ export interface DefaultSpecOptions {
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * Builds a spec like the one `runc spec` writes: new pid, ipc, uts and mount namespaces, the standard mounts
+ * Builds a spec like the one `runc spec` writes: new pid, network, ipc, uts and mount namespaces, the standard mounts
  * (/proc, a tmpfs /dev, devpts, /dev/shm, mqueue and a read-only /sys), and the usual masked and
  * read-only paths of /proc and /sys.
  */
@@ -33,7 +33,7 @@ export function defaultSpec(options: DefaultSpecOptions): ContainerSpec {
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     ],
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },

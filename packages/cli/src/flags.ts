@@ -1,8 +1,9 @@
 import { parseLevel, ISOLATION_LEVELS, type IsolationLevel } from '@bulkhead/policy';
+import { NETWORK_VALUE_FLAGS, type NetworkFlags } from './network.js';
 import type { ResourceFlags } from './resources.js';
 import { usageError } from './usage.js';
 
-export interface ContainerFlags extends ResourceFlags {
+export interface ContainerFlags extends ResourceFlags, NetworkFlags {
   rootfs?: string;
   readOnly: boolean;
   hostname?: string;
@@ -25,7 +26,7 @@ export interface ContainerFlags extends ResourceFlags {
 }
 
 const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level', 'seccomp']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested', 'masquerade']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -52,7 +53,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -63,7 +64,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
     if (BOOLEAN_FLAGS.has(name)) {
       if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
       setBoolean(flags, name);
-    } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || VALUE_FLAGS.has(name)) {
+    } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || name in NETWORK_VALUE_FLAGS || VALUE_FLAGS.has(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw usageError(`flag --${name} needs a value`);
       setValue(flags, name, value);
@@ -88,6 +89,7 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   else if (name === 'cgroupns') flags.cgroupns = true;
   else if (name === 'allow-privileged') flags.allowPrivileged = true;
   else if (name === 'allow-nested') flags.allowNested = true;
+  else if (name === 'masquerade') flags.masquerade = true;
   else flags.json = true;
 }
 
@@ -98,6 +100,10 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
   }
   if (name in REPEATED_FLAGS) {
     flags[REPEATED_FLAGS[name]!].push(value);
+    return;
+  }
+  if (name in NETWORK_VALUE_FLAGS) {
+    flags[NETWORK_VALUE_FLAGS[name]!] = value;
     return;
   }
   switch (name) {

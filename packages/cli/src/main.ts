@@ -5,6 +5,7 @@ import { checkCommand } from './commands/check.js';
 import { execCommand } from './commands/exec.js';
 import { eventsCommand, updateCommand } from './commands/resources.js';
 import { listCommand, psCommand } from './commands/list.js';
+import { netStatsCommand } from './commands/net-stats.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { featuresCommand, specCommand } from './commands/spec.js';
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   update: updateCommand,
   check: checkCommand,
   audit: auditCommand,
+  'net-stats': netStatsCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

@@ -33,6 +33,7 @@ OCI runtime commands, as runc has them:
   ps [--format table|json] ID                  list the container's processes
   spec [--bundle DIR]                          write a default config.json
   features                                     print the runtime's features and the kernel's
+  net-stats [--json] ID                        print the container's interface and firewall counters
 
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
@@ -61,6 +62,19 @@ Flags of run and plan:
   --seccomp default|unconfined|FILE
                     seccomp filter: bulkhead's default profile, none (the default), or the
                     linux.seccomp JSON object in FILE (./default for a file named default)
+  --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
+                    bridge bulkhead0), cni:CONFIG (hand the namespace to the CNI plugins of a
+                    .conf or .conflist file) or ns:PATH (join the network namespace at PATH)
+  --subnet CIDR     the bridge's IPv4 subnet, on its first use (default 10.213.0.0/24)
+  --gateway ADDR    the bridge's address, on its first use (default: the subnet's first address)
+  --ip-range FIRST-LAST  addresses leased to containers, on the bridge's first use
+  --vxlan VNI:REMOTE[,REMOTE]  join the bridge to the same network on other hosts (underlay
+                    IPv4 addresses) with a vxlan device, on the bridge's first use
+  --masquerade      source NAT for traffic leaving the bridge's subnet (nftables rules only)
+  --egress-rate RATE, --ingress-rate RATE    token bucket rate, such as 10mbit; bridge only
+  --egress-burst SIZE, --ingress-burst SIZE  token bucket size, such as 32kb
+  --firewall JSON|@FILE  firewall: {"policy":{"ingress":"drop"},"rules":[{"direction":"ingress",
+                    "action":"accept","protocol":"tcp","port":8080,"cidr":"10.0.0.0/8"}]}
 
 Flags of plan only:
   --json            print the plan as JSON

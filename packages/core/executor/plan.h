@@ -43,6 +43,7 @@ enum plan_op {
 	OP_SECCOMP = 24,
 	OP_IDMAP_TREE = 28,
 	OP_MOVE_MOUNT = 29,
+	OP_LINK_UP = 34,
 	OP_COUNT
 };
 

@@ -46,6 +46,7 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_SECCOMP] = { "bii", op_seccomp },
 	[OP_IDMAP_TREE] = { "sfibb", op_idmap_tree },
 	[OP_MOVE_MOUNT] = { "fsr", op_move_mount },
+	[OP_LINK_UP] = { "siii", op_link_up },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

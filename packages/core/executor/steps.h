@@ -34,6 +34,8 @@ step_function op_seccomp;
 /* idmap.c */
 step_function op_idmap_tree, op_move_mount;
 int idmap_tree(int slots[PLAN_SLOT_COUNT], const struct plan_arg *args);
+/* steps_net.c */
+step_function op_link_up;
 
 /* exec.c, init.c */
 step_function op_exec, op_init;

@@ -9,6 +9,7 @@ import { readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
+import { applyNetworkFlags } from '../network.js';
 import { applyResourceFlags } from '../resources.js';
 import { makeRootless } from '../rootless.js';
 import { applySeccompFlag } from '../seccomp.js';
@@ -61,6 +62,7 @@ export function specFromFlags(flags: ContainerFlags) {
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });
   applyResourceFlags(spec, flags);
+  applyNetworkFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
   if (flags.adjust.length > 0) {
     // Parsed here as well, so that an error names the flag rather than the annotation it becomes.

@@ -35,7 +35,7 @@ export async function featuresCommand(argv: readonly string[], _globals: GlobalF
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS.filter((option) => parseMountOptions([option]).unsupported.length === 0),
     linux: {
-      namespaces: ['pid', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
+      namespaces: ['pid', 'network', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
       // The capabilities this runtime can apply: those it knows that the running kernel has.
       capabilities: CAPABILITY_NAMES.slice(0, kernelLastCapability() + 1),
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },

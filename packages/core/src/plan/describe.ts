@@ -71,6 +71,8 @@ export function describeStep(step: Step): string {
     }
     case 'move-mount':
       return `attach ${step.slot} on ${where(step.target)}`;
+    case 'link-up':
+      return `set interface ${step.name} up${step.address === undefined ? '' : ` with ${step.address.ip}/${step.address.prefix}`}${step.gateway === undefined ? '' : `, default route via ${step.gateway}`}`;
   }
 }
 

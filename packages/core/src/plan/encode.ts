@@ -33,6 +33,7 @@ const OPS: Record<Step['op'], number> = {
   seccomp: 24,
   'idmap-tree': 28,
   'move-mount': 29,
+  'link-up': 34,
 };
 
 /** clockid_t values that /proc/PID/timens_offsets takes. */
@@ -154,7 +155,18 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [str(step.source), int(slots.define(step.slot)), int((step.recursive ? IDMAP_TREE_RECURSIVE : 0) | (step.recursiveIdmap ? IDMAP_RECURSIVE : 0)), { kind: 'b', value: mapTriples(step.uidMappings) }, { kind: 'b', value: mapTriples(step.gidMappings) }];
     case 'move-mount':
       return [int(slots.lookup(step.slot)), str(step.target.path), root(step.target)];
+    case 'link-up':
+      return [str(step.name), int(step.address === undefined ? 0 : ipv4(step.address.ip)), int(step.address?.prefix ?? 0), int(step.gateway === undefined ? 0 : ipv4(step.gateway))];
   }
+}
+
+/** Converts a dotted IPv4 address into the integer the executor takes, in host byte order. */
+function ipv4(text: string): number {
+  const octets = text.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet) || octet < 0 || octet > 255)) {
+    throw new BulkheadError(ErrorCode.SPEC_INVALID, `invalid IPv4 address ${JSON.stringify(text)} in a link-up step`);
+  }
+  return octets.reduce((sum, octet) => sum * 256 + octet, 0);
 }
 
 export function mountFlags(flags: readonly MountFlag[]): number {

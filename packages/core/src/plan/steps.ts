@@ -114,7 +114,12 @@ export type Step =
    */
   | { op: 'idmap-tree'; source: string; slot: string; recursive: boolean; recursiveIdmap: boolean; uidMappings: IdMapping[]; gidMappings: IdMapping[] }
   /** Attaches the detached mount in `slot` at `target`, which must exist. */
-  | { op: 'move-mount'; slot: string; target: PathArg };
+  | { op: 'move-mount'; slot: string; target: PathArg }
+  /**
+   * Brings an interface of the child's network namespace up: its loopback device, or a veth end
+   * that the parent moved in, which also gets an IPv4 address and a default route.
+   */
+  | { op: 'link-up'; name: string; address?: { ip: string; prefix: number }; gateway?: string };
 
 export type StepOp = Step['op'];
 
