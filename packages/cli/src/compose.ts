@@ -2,7 +2,7 @@ import { Runtime, type Logger } from '@bulkhead/core';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
-import { mountPlugin } from '@bulkhead/plugin-mount';
+import { mountPlugin, type MountPluginOptions } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
 import { utsPlugin } from '@bulkhead/plugin-uts';
@@ -12,6 +12,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Run a minimal init as PID 1 instead of the command. */
   init?: boolean;
+  /** The mount plugin's policy, overlay root and /etc files. */
+  mount?: MountPluginOptions;
 }
 
 /** The reference runtime: the core with the standard plugins. */
@@ -22,7 +24,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
   });
   return runtime
     .use(pidPlugin({ init: options.init ?? false }))
-    .use(mountPlugin())
+    .use(mountPlugin(options.mount))
     .use(utsPlugin())
     .use(ipcPlugin())
     .use(cgroupPlugin())

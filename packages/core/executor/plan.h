@@ -39,6 +39,8 @@ enum plan_op {
 	OP_OPEN_PATH = 20,
 	OP_WAIT_FIFO = 21,
 	OP_UNSHARE = 22,
+	OP_MOUNT_NOFOLLOW = 31,
+	OP_MOUNT_SLOT = 32,
 	OP_COUNT
 };
 

@@ -68,7 +68,7 @@ int op_wait_fifo(struct child_context *context, const struct plan_arg *args)
 	return err;
 }
 
-int op_mount(struct child_context *context, const struct plan_arg *args)
+static int mount_step(struct child_context *context, const struct plan_arg *args, int how)
 {
 	int64_t create = args[6].integer;
 	int root, err;
@@ -79,7 +79,43 @@ int op_mount(struct child_context *context, const struct plan_arg *args)
 	if (err != 0)
 		return err;
 	return errno_of(resolve_mount(root, args[0].string, args[1].string, args[2].string,
-				      (unsigned long)args[3].integer, args[4].string, (int)create));
+				      (unsigned long)args[3].integer, args[4].string, (int)create,
+				      how));
+}
+
+int op_mount(struct child_context *context, const struct plan_arg *args)
+{
+	return mount_step(context, args, MOUNT_FOLLOW);
+}
+
+/* MOUNT for procfs and sysfs: the target must be a real directory, reached without symlinks. */
+int op_mount_nofollow(struct child_context *context, const struct plan_arg *args)
+{
+	return mount_step(context, args, MOUNT_NOFOLLOW_DIRECTORY);
+}
+
+/*
+ * Mounts the object held in a slot on target, through /proc/self/fd/N: a bind of a file the
+ * executor opened itself, such as the /dev/null that masks paths, which the container's
+ * root filesystem cannot have swapped.
+ */
+int op_mount_slot(struct child_context *context, const struct plan_arg *args)
+{
+	char source[64];
+	int64_t create = args[4].integer;
+	int slot = context->slots[args[0].integer];
+	int root, err;
+
+	if (slot < 0)
+		return EBADF;
+	if (create < CREATE_NONE || create > CREATE_LIKE_SOURCE)
+		return EINVAL;
+	err = root_fd(context, &args[3], &root);
+	if (err != 0)
+		return err;
+	snprintf(source, sizeof(source), "/proc/self/fd/%d", slot);
+	return errno_of(resolve_mount(root, source, args[1].string, NULL,
+				      (unsigned long)args[2].integer, NULL, (int)create, MOUNT_FOLLOW));
 }
 
 int op_mount_setattr(struct child_context *context, const struct plan_arg *args)

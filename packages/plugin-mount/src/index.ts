@@ -1,10 +1,13 @@
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { findNamespace, planNamespace, SpecError, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
-import { planMaskedPaths, planReadonlyPaths } from './masks.js';
+import { checkEtcFiles, etcFileContents, planEtcFiles, writeEtcFiles, type EtcFiles } from './etc-files.js';
+import { DEV_NULL_SLOT, planDevNull, planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
+import { overlayPathProblems, planOverlayRoot, prepareOverlay, removeOverlay, type OverlayRecord, type OverlayRoot } from './overlay.js';
+import { checkPolicy, forcedFlags, policyDenials, reportDenials, type MountPolicy } from './policy.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 
@@ -12,6 +15,22 @@ export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 const MOUNT_SETATTR = 442;
 
 export { parseMountOptions, type ParsedOptions } from './options.js';
+export { checkPolicy, policyDenials, tmpfsSize, type MountPolicy, type PolicyDenial } from './policy.js';
+export type { EtcFiles, HostEntry, ResolvConf } from './etc-files.js';
+export type { OverlayRoot } from './overlay.js';
+
+/** Operator-level settings of the mount plugin, for every container of the runtime. */
+export interface MountPluginOptions {
+  /** Rules checked against every container's mounts before anything on the host changes. */
+  policy?: MountPolicy;
+  /** Files of /etc to write for each container and bind over its root filesystem's. */
+  etcFiles?: EtcFiles;
+  /** Use `root.path` as the read-only lower layer of an overlay with a per-container upper layer. */
+  overlay?: OverlayRoot;
+}
+
+/** Filesystems that may only be mounted on a real directory, reached without symlinks. */
+const NOFOLLOW_TYPES = new Set(['proc', 'sysfs']);
 export { HOST_DIRECTORIES, BUILTIN_TMP_SIZE } from './builtin-root.js';
 export { DEFAULT_DEVICES } from './devices.js';
 
@@ -20,19 +39,27 @@ export { DEFAULT_DEVICES } from './devices.js';
  * the spec's mounts in order (a tmpfs /dev gets the default devices), pivot_root, and a
  * read-only root on request. Without `root` in the spec, the container gets the built-in root.
  */
-export function mountPlugin(): Plugin {
+export function mountPlugin(options: MountPluginOptions = {}): Plugin {
+  const problems = [...(options.policy === undefined ? [] : checkPolicy(options.policy)), ...(options.etcFiles === undefined ? [] : checkEtcFiles(options.etcFiles))];
+  if (problems.length > 0) throw new Error(`${PLUGIN_NAME}: invalid options: ${problems.join('; ')}`);
   return {
     name: PLUGIN_NAME,
     core: '^0.1.0',
     owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation', 'linux.maskedPaths', 'linux.readonlyPaths'] },
     apply({ hooks }) {
-      hooks.validate.tap((validation) => validateMounts(validation));
-      hooks.plan.tap((plan, container) => planMounts(plan, container));
+      hooks.validate.tap((validation) => validateMounts(validation, options));
+      hooks.prepare.tapPromise(async (container) => prepareMounts(container, options));
+      hooks.plan.tap((plan, container) => planMounts(plan, container, options));
+      // A container created by another process (bulkhead create) is deleted from its record.
+      hooks.cleanup.tap((container) => {
+        const overlay = container.record(PLUGIN_NAME).overlay as OverlayRecord | undefined;
+        if (overlay !== undefined) removeOverlay(overlay);
+      });
     },
   };
 }
 
-function validateMounts(validation: ValidationContext): void {
+function validateMounts(validation: ValidationContext, options: MountPluginOptions): void {
   const { spec } = validation;
   const ns = findNamespace(spec, 'mount');
   if (ns === undefined || ns.path !== undefined) {
@@ -40,7 +67,9 @@ function validateMounts(validation: ValidationContext): void {
     return;
   }
   if (spec.root !== undefined) validateRootPath(validation, resolve(validation.bundle, spec.root.path));
+  if (options.overlay !== undefined && spec.root === undefined) validation.problem('root', 'an overlay root needs root.path, the image directory that becomes its lower layer');
   (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
+  if (options.policy !== undefined) reportDenials(validation, policyDenials(spec, options.policy));
   for (const field of ['maskedPaths', 'readonlyPaths'] as const) validatePaths(validation, `linux.${field}`, spec.linux?.[field]);
 }
 
@@ -79,61 +108,106 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
 }
 
-function planMounts(plan: Plan, container: Container): void {
+/** Host-side work before clone: the overlay's layer directories and the written /etc files. */
+async function prepareMounts(container: Container, options: MountPluginOptions): Promise<void> {
+  const ns = findNamespace(container.spec, 'mount');
+  if (ns === undefined || ns.path !== undefined) return;
+  if (options.overlay !== undefined && container.spec.root !== undefined) {
+    const problems = overlayPathProblems(imagePath(container), dirname(container.stateDir));
+    if (problems.length > 0) throw new SpecError(problems);
+    await prepareOverlay(container, PLUGIN_NAME, options.overlay);
+  }
+  if (options.etcFiles !== undefined) writeEtcFiles(container, etcFileContents(options.etcFiles, container.spec.hostname));
+}
+
+function imagePath(container: Container): string {
+  return realpathSync(resolve(container.bundle, container.spec.root!.path));
+}
+
+function planMounts(plan: Plan, container: Container, options: MountPluginOptions): void {
   const { spec } = container;
   if (planNamespace(plan, PLUGIN_NAME, spec, 'mount') !== 'new') return;
 
   // Private propagation first, so that nothing mounted from here on reaches the host.
   plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REC', 'MS_PRIVATE'], data: null, create: 'none' });
+  // The host's /dev/null, opened before anything from the root filesystem is reached, for masking.
+  planDevNull(plan, PLUGIN_NAME);
 
-  // The root: the spec's directory bound onto itself (pivot_root needs a mount point), or the built-in one.
-  if (spec.root === undefined) {
-    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, container.syscalls.syscallExists(MOUNT_SETATTR));
-  } else {
-    const rootfs = realpathSync(resolve(container.bundle, spec.root.path));
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
-  }
-
-  for (const mount of spec.mounts ?? []) planMount(plan, container.bundle, mount);
+  planRoot(plan, container, options);
+  const recursiveAttrs = container.syscalls.syscallExists(MOUNT_SETATTR);
+  (spec.mounts ?? []).forEach((mount, i) => planMount(plan, container.bundle, mount, `mounts[${i}]`, { forced: forcedFlags(options.policy), recursiveAttrs }));
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
+  if (options.etcFiles !== undefined) planEtcFiles(plan, PLUGIN_NAME, container, etcFileContents(options.etcFiles, spec.hostname).keys());
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
   planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
 
   plan.add(PLUGIN_NAME, 'filesystem', { op: 'pivot-root', slot: 'rootfs' });
-  planRootAfterPivot(plan, spec);
+  planRootAfterPivot(plan, spec, options.policy?.readonlyRoot === true);
 }
 
-function planMount(plan: Plan, bundle: string, mount: Mount): void {
+/** The root: the built-in one, an overlay on the image, or the spec's directory bound onto itself (pivot_root needs a mount point). */
+function planRoot(plan: Plan, container: Container, options: MountPluginOptions): void {
+  if (container.spec.root === undefined) {
+    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, container.syscalls.syscallExists(MOUNT_SETATTR), DEV_NULL_SLOT);
+  } else if (options.overlay !== undefined) {
+    planOverlayRoot(plan, PLUGIN_NAME, container, imagePath(container));
+  } else {
+    const rootfs = imagePath(container);
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
+  }
+}
+
+interface MountContext {
+  /** Flags the mount policy adds to every mount. */
+  forced: MountFlag[];
+  /** Whether the kernel has mount_setattr(2), which the recursive options need. */
+  recursiveAttrs: boolean;
+}
+
+function planMount(plan: Plan, bundle: string, mount: Mount, path: string, context: MountContext): void {
   const options = parseMountOptions(mount.options);
   const target = { path: mount.destination, root: 'rootfs' };
+  const flags = [...new Set([...options.flags, ...context.forced])];
   const data = options.data.length > 0 ? options.data.join(',') : null;
   if (options.bind) {
     const source = isAbsolute(mount.source!) ? mount.source! : resolve(bundle, mount.source!);
-    const bindFlags: MountFlag[] = options.recursive ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
+    const bindFlags: MountFlag[] = options.recursiveBind ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
-    // A bind mount ignores every flag but MS_REC; the flags take effect on a remount.
-    if (options.flags.length > 0) {
-      plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', ...options.flags], data: null, create: 'none' });
+    // A bind mount ignores every flag but MS_REC; the flags take effect on a remount, which
+    // keeps the flags the kernel locked (the executor retries with them on EPERM).
+    if (flags.length > 0) {
+      plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', ...flags], data: null, create: 'none' });
     }
   } else {
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags: options.flags, data, create: 'directory' });
+    const nofollow = NOFOLLOW_TYPES.has(mount.type!) ? { nofollow: true } : {};
+    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags, data, create: 'directory', ...nofollow });
   }
+  planRecursiveAttrs(plan, options.recursive, target, path, context.recursiveAttrs);
   if (options.propagation.length > 0) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: options.propagation, data: null, create: 'none' });
   }
 }
 
-function planRootAfterPivot(plan: Plan, spec: ContainerSpec): void {
+/** rro, rnosuid and the other recursive options: one mount_setattr(AT_RECURSIVE) over the mount and every mount below it. */
+function planRecursiveAttrs(plan: Plan, recursive: ReturnType<typeof parseMountOptions>['recursive'], target: { path: string; root: string }, path: string, available: boolean): void {
+  if (recursive.options.length === 0) return;
+  if (!available) {
+    throw new SpecError([{ path: `${path}.options`, message: `options ${recursive.options.join(', ')} need mount_setattr(2) (Linux 5.12), which this kernel lacks` }]);
+  }
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount-setattr', target, set: recursive.set, clear: recursive.clear, propagation: null, recursive: true });
+}
+
+function planRootAfterPivot(plan: Plan, spec: ContainerSpec, forceReadonly: boolean): void {
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation !== undefined && propagation !== 'private' && propagation !== 'rprivate') {
     const flags = parseMountOptions([propagation]).propagation;
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
   }
   if (spec.root === undefined) planBuiltinRootReadonly(plan, PLUGIN_NAME);
-  if (spec.root?.readonly === true) {
+  if (spec.root !== undefined && (spec.root.readonly === true || forceReadonly)) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
   }
 }

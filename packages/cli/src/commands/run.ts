@@ -9,6 +9,7 @@ import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
 import { applyResourceFlags } from '../resources.js';
+import { mountOptionsFromFlags } from '../mount-flags.js';
 import type { GlobalFlags } from '../main.js';
 
 /** Signals that `run` passes on to the container process. */
@@ -25,7 +26,7 @@ const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket)(=|
 export async function runCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   if (isOciRun(argv)) return ociRunCommand(argv, globals);
   const flags = parseContainerFlags(argv);
-  const runtime = createRuntime({ ...globals.runtime, init: flags.init });
+  const runtime = createRuntime({ ...globals.runtime, init: flags.init, mount: mountOptionsFromFlags(flags, globals.runtime.mount) });
   const forwarder = new SignalForwarder();
   try {
     const status = await runtime.run(specFromFlags(flags), { ...(flags.id === undefined ? {} : { id: flags.id }), onStart: (handle) => forwarder.attach(handle) });
@@ -41,6 +42,7 @@ export function specFromFlags(flags: ContainerFlags) {
     env: flags.env,
     readonly: flags.readOnly,
     ...(flags.rootfs === undefined ? {} : { rootfs: flags.rootfs }),
+    ...(flags.image === undefined ? {} : { rootfs: flags.image }),
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });

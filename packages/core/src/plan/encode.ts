@@ -28,7 +28,11 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  'mount-slot': 32,
 };
+
+/** MOUNT_NOFOLLOW: MOUNT's args, with a target that must be reached without symlinks. */
+const OP_MOUNT_NOFOLLOW = 31;
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
@@ -72,7 +76,7 @@ function cloneFlags(plan: Plan): number {
 }
 
 function encodeStep(writer: Writer, planned: PlannedStep, slots: SlotTable): void {
-  writer.u32(OPS[planned.step.op]);
+  writer.u32(planned.step.op === 'mount' && planned.step.nofollow === true ? OP_MOUNT_NOFOLLOW : OPS[planned.step.op]);
   writer.u32(planned.tolerate.length);
   for (const name of planned.tolerate) writer.i32(errnoNumber(name));
   const args = stepArgs(planned.step, slots);
@@ -89,6 +93,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [str(step.path), int(slots.define(step.slot))];
     case 'mount':
       return [str(step.source), str(step.target.path), str(step.fstype), int(mountFlags(step.flags)), str(step.data), root(step.target), int(CREATE[step.create])];
+    case 'mount-slot':
+      return [int(slots.lookup(step.slot)), str(step.target.path), int(mountFlags(step.flags)), root(step.target), int(CREATE[step.create])];
     case 'mount-setattr':
       return [str(step.target.path), root(step.target), int(attrs(step.set)), int(attrs(step.clear)), int(step.propagation === null ? 0 : MOUNT_FLAGS[step.propagation]), int(step.recursive ? AT_RECURSIVE : 0)];
     case 'mkdir':
