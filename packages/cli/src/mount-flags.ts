@@ -56,9 +56,9 @@ export function setMountFlag(flags: MountFlags, name: string, value: string | un
 }
 
 /**
- * The mount plugin's options for one `run`: the overlay root and the /etc files. --add-host
- * implies --etc-hosts, and --dns, --dns-search and --dns-option write /etc/resolv.conf with
- * them instead of a copy of the host's.
+ * Builds the mount plugin's options for one `run`: the overlay root and the /etc files.
+ * --add-host implies --etc-hosts. --dns, --dns-search and --dns-option write /etc/resolv.conf
+ * with their values instead of a copy of the host's.
  */
 export function mountOptionsFromFlags(flags: MountFlags, base: MountPluginOptions = {}): MountPluginOptions {
   const etcFiles: EtcFiles = {};

@@ -174,10 +174,51 @@ int resolve_mkdir_all(int root, const char *path, mode_t mode)
 	return fd < 0 ? -1 : close(fd);
 }
 
-/* Creates an empty regular file at path, and its missing parents, unless path exists. */
+/* Dangling symlinks followed while creating one file, as many as Linux's MAXSYMLINKS. */
+#define MAX_DANGLING_LINKS 40
+
+/*
+ * Writes into next the path that path's last component, a symlink, names inside root: its
+ * target when absolute, else the target appended to the symlink's directory. Returns 0, or -1
+ * when the last component is not a symlink.
+ */
+static int symlink_target(int root, const char *path, char next[PATH_MAX])
+{
+	char buf[PATH_MAX], target[PATH_MAX];
+	const char *parent, *name;
+	ssize_t length;
+	int dir, written;
+
+	if (split_path(path, buf, &parent, &name) < 0)
+		return -1;
+	dir = resolve_open(root, parent, O_PATH | O_DIRECTORY, 0);
+	if (dir < 0)
+		return -1;
+	length = readlinkat(dir, name, target, sizeof(target) - 1);
+	close(dir);
+	if (length < 0)
+		return -1;
+	target[length] = '\0';
+	if (target[0] == '/')
+		written = snprintf(next, PATH_MAX, "%s", target);
+	else
+		written = snprintf(next, PATH_MAX, "%s/%s", parent, target);
+	if (written >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Creates an empty regular file at path, and its missing parents, unless path exists. When
+ * path ends in a dangling symlink whose target's directory is missing, such as an image's
+ * /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf, the target's parents are
+ * created instead. Every path is resolved inside root, so the created file is always there.
+ */
 static int create_file(int root, const char *path)
 {
-	char buf[PATH_MAX];
+	char current[PATH_MAX], buf[PATH_MAX];
 	const char *parent, *name;
 	int fd = resolve_open(root, path, O_PATH, 0);
 
@@ -185,14 +226,32 @@ static int create_file(int root, const char *path)
 		return close(fd);
 	if (errno != ENOENT)
 		return -1;
-	if (split_path(path, buf, &parent, &name) < 0)
+	if (strnlen(path, PATH_MAX) == PATH_MAX) {
+		errno = ENAMETOOLONG;
 		return -1;
-	if (resolve_mkdir_all(root, parent, PARENT_DIRECTORY_MODE) < 0)
-		return -1;
+	}
+	strcpy(current, path);
 
-	/* O_NONBLOCK: if a FIFO appeared here since the check above, open must not block. */
-	fd = resolve_open(root, path, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, TARGET_FILE_MODE);
-	return fd < 0 ? -1 : close(fd);
+	for (int links = 0;; links++) {
+		char next[PATH_MAX];
+
+		if (split_path(current, buf, &parent, &name) < 0)
+			return -1;
+		if (resolve_mkdir_all(root, parent, PARENT_DIRECTORY_MODE) < 0)
+			return -1;
+		/* O_NONBLOCK: if a FIFO appeared here since the check above, open must not block. */
+		fd = resolve_open(root, current, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY,
+				  TARGET_FILE_MODE);
+		if (fd >= 0)
+			return close(fd);
+		if (errno != ENOENT || links == MAX_DANGLING_LINKS)
+			return -1;
+		if (symlink_target(root, current, next) < 0) {
+			errno = ENOENT;
+			return -1;
+		}
+		strcpy(current, next);
+	}
 }
 
 /* Creates the mount target as create specifies. Directory targets get mode 0755. */
@@ -257,8 +316,8 @@ static int flags_with_current(const char *path, unsigned long flags, unsigned lo
 /*
  * mount(2), except that a bind remount refused with EPERM is tried once more with the
  * flags the kernel may have locked. In a user namespace a read-only remount that drops a
- * locked nosuid must keep it rather than fail; if the second try fails too, the step fails
- * with the second errno, so the mount is never left writable in silence.
+ * locked nosuid must keep it rather than fail. If the second try fails too, the step
+ * fails with the second errno, so the mount is never left writable in silence.
  */
 static int mount_keeping_locked(const char *source, const char *target, const char *fstype,
 				unsigned long flags, const char *data)

@@ -13,7 +13,7 @@ const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshad
  * directories (or the same symlinks where the host has merged /usr), and a writable /tmp of
  * 64 MiB. The tmpfs itself becomes read-only after pivot_root. The
  * tmpfs is mounted on `<state dir>/rootfs` inside the container's own mount namespace, so the
- * host sees no mount at all, and the rest of the state directory stays visible to later steps.
+ * host's mount table gets no entry, and the rest of the state directory stays visible to later steps.
  * Password hashes are hidden behind the /dev/null held in devNullSlot.
  */
 export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, recursiveReadonly: boolean, devNullSlot: string): void {

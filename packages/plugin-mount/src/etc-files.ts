@@ -54,7 +54,7 @@ export function checkEtcFiles(files: EtcFiles): string[] {
   return problems;
 }
 
-/** The files to write, by their path in the container, with their contents. */
+/** Returns the files to write, by their path in the container, with their contents. */
 export function etcFileContents(files: EtcFiles, hostname: string | undefined): Map<string, string> {
   const contents = new Map<string, string>();
   if (files.hostname === true) contents.set('/etc/hostname', `${hostname ?? ''}\n`);
@@ -90,9 +90,9 @@ export function writeEtcFiles(container: Container, contents: Map<string, string
 }
 
 /**
- * Binds each written file over the root's. The target is resolved inside the root, so an
- * /etc/resolv.conf that is a symlink to a host path gets the bind on the symlink's target
- * inside the root; a missing target is created there as an empty file.
+ * Plans a bind of each written file over the root's. The target is resolved inside the root, so
+ * an /etc/resolv.conf that is a symlink to a host path gets the bind on the symlink's target
+ * inside the root. A missing target is created there as an empty file.
  */
 export function planEtcFiles(plan: Plan, plugin: string, container: Container, paths: Iterable<string>): void {
   for (const path of paths) {

@@ -147,7 +147,7 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
   planRootAfterPivot(plan, spec, options.policy?.readonlyRoot === true);
 }
 
-/** The root: the built-in one, an overlay on the image, or the spec's directory bound onto itself (pivot_root needs a mount point). */
+/** Plans the root: the built-in one, an overlay on the image, or the spec's directory bound onto itself, because pivot_root needs a mount point. */
 function planRoot(plan: Plan, container: Container, options: MountPluginOptions): void {
   if (container.spec.root === undefined) {
     planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, container.syscalls.syscallExists(MOUNT_SETATTR), DEV_NULL_SLOT);

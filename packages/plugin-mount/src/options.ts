@@ -65,7 +65,7 @@ const PROPAGATION: Record<string, MountFlag[]> = {
 
 /**
  * The recursive options, applied with mount_setattr(AT_RECURSIVE): what each sets and clears.
- * The atime options clear the whole atime field first, because the kernel takes one atime mode;
+ * The atime options clear the whole atime field first, because the kernel takes one atime mode.
  * "ratime" and "rnostrictatime" go back to the default, relatime, and "rnorelatime" means strictatime.
  */
 const RECURSIVE: Record<string, { set: MountAttr[]; clear: MountAttr[] }> = {

@@ -8,16 +8,13 @@ export interface OverlayRoot {
   keep?: boolean;
 }
 
-/** What the mount plugin records about a container's overlay, so that `delete` in any process can remove it. */
+/** Record of a container's overlay in the mount plugin's state, from which `delete` in any process removes it. */
 export interface OverlayRecord {
   directory: string;
   keep: boolean;
 }
 
-/**
- * Characters that overlayfs's option parser treats as separators or escapes. The kernel unescapes
- * them in lowerdir since 6.x but not on older kernels, so paths that contain them are rejected.
- */
+/** Characters that overlayfs's option parser treats as separators or escapes; paths that contain them are rejected. */
 const OVERLAY_SPECIAL = /[,:\\]/;
 
 /** Returns the problems of image and state paths that cannot be passed to overlayfs. */
@@ -68,9 +65,9 @@ function mountPoint(container: Container): string {
 }
 
 /**
- * Mounts the overlay on `<state dir>/rootfs` inside the container's mount namespace, so the host
- * sees no mount, and opens it as the root. overlayfs takes lowerdir, upperdir and workdir as
- * host paths; the image is never written.
+ * Plans the overlay on `<state dir>/rootfs` inside the container's mount namespace, so the host's
+ * mount table gets no entry, and opens it as the root. overlayfs writes only to the upper layer,
+ * never to the image.
  */
 export function planOverlayRoot(plan: Plan, plugin: string, container: Container, image: string): void {
   const directory = overlayDirectory(container);

@@ -15,7 +15,7 @@ export interface MountPolicy {
   maxTmpfsSize?: number;
   /** nosuid, nodev and noexec added to every mount of the spec. */
   force?: { nosuid?: boolean; nodev?: boolean; noexec?: boolean };
-  /** Makes the root filesystem read-only whatever `root.readonly` says. */
+  /** Makes the root filesystem read-only regardless of `root.readonly`. */
   readonlyRoot?: boolean;
 }
 
@@ -88,7 +88,7 @@ export function reportDenials(validation: ValidationContext, denials: readonly P
   for (const denial of denials) validation.problem(denial.path, `denied by mount policy rule ${denial.rule}: ${denial.message}`);
 }
 
-/** The flags the policy adds to every mount of the spec. */
+/** Returns the flags the policy adds to every mount of the spec. */
 export function forcedFlags(policy: MountPolicy | undefined): MountFlag[] {
   const force = policy?.force ?? {};
   const flags: MountFlag[] = [];
