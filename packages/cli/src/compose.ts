@@ -1,10 +1,11 @@
-import { Runtime, type Logger } from '@bulkhead/core';
+import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin, type MountPluginOptions } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -14,6 +15,8 @@ export interface ComposeOptions {
   init?: boolean;
   /** The mount plugin's policy, overlay root and /etc files. */
   mount?: MountPluginOptions;
+  /** The syscall layer; tests pass a recording fake. */
+  syscalls?: Syscalls;
 }
 
 /** The reference runtime: the core with the standard plugins. */
@@ -21,6 +24,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
   const runtime = new Runtime({
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.syscalls === undefined ? {} : { syscalls: options.syscalls }),
   });
   return runtime
     .use(pidPlugin({ init: options.init ?? false }))
@@ -29,5 +33,6 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(ipcPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
+    .use(sysctlPlugin())
     .use(hooksPlugin());
 }

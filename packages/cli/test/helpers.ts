@@ -20,6 +20,22 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 
 /** A temporary directory, removed when the test process exits. */
 /**
+ * Multiplies the waits of tests that poll for a condition. The kernel matrix sets it in its VMs,
+ * where software emulation runs code about ten times slower than the host.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env['BULKHEAD_TEST_TIME_SCALE'] ?? 1) || 1);
+
+/** Calls `condition` every 25 ms until it returns true; throws after 5 s times TIME_SCALE. */
+export async function waitFor(condition: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + 5000 * TIME_SCALE;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`condition not met within ${5 * TIME_SCALE} s`);
+}
+
+/**
  * Returns a container id unique to this test process. Cgroup paths are global to the host, so two test
  * runs (or a run and a leftover) must never share an id.
  */

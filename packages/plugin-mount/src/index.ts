@@ -15,7 +15,7 @@ export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 const MOUNT_SETATTR = 442;
 
 export { parseMountOptions, type ParsedOptions } from './options.js';
-export { checkPolicy, policyDenials, tmpfsSize, type MountPolicy, type PolicyDenial } from './policy.js';
+export { checkPolicy, policyDenials, type MountPolicy, type PolicyDenial } from './policy.js';
 export type { EtcFiles, HostEntry, ResolvConf } from './etc-files.js';
 export type { OverlayRoot } from './overlay.js';
 
@@ -140,10 +140,12 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
   if (options.etcFiles !== undefined) planEtcFiles(plan, PLUGIN_NAME, container, etcFileContents(options.etcFiles, spec.hostname).keys());
+
+  // The pivot phase: after every plugin's mounts into the root, so that none covers a mask.
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
   planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
 
-  plan.add(PLUGIN_NAME, 'filesystem', { op: 'pivot-root', slot: 'rootfs' });
+  plan.add(PLUGIN_NAME, 'pivot', { op: 'pivot-root', slot: 'rootfs' });
   planRootAfterPivot(plan, spec, options.policy?.readonlyRoot === true);
 }
 
@@ -204,10 +206,10 @@ function planRootAfterPivot(plan: Plan, spec: ContainerSpec, forceReadonly: bool
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation !== undefined && propagation !== 'private' && propagation !== 'rprivate') {
     const flags = parseMountOptions([propagation]).propagation;
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
   }
   if (spec.root === undefined) planBuiltinRootReadonly(plan, PLUGIN_NAME);
   if (spec.root !== undefined && (spec.root.readonly === true || forceReadonly)) {
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
   }
 }

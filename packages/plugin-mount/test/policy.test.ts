@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { OCI_VERSION, Runtime, SpecError, type ContainerSpec, type Mount } from '@bulkhead/core';
 import { RecordingSyscalls } from '@bulkhead/core/testing';
-import { checkPolicy, mountPlugin, tmpfsSize, type MountPolicy } from '../src/index.js';
+import { checkPolicy, mountPlugin, type MountPolicy } from '../src/index.js';
+import { tmpfsSize } from '../src/policy.js';
 
 const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-rootfs-'));
 process.once('exit', () => rmSync(rootfs, { recursive: true, force: true }));

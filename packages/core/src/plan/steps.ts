@@ -5,7 +5,8 @@ import type { NamespaceType } from '../spec.js';
  *
  * | phase      | why here |
  * | ---------- | -------- |
- * | filesystem | mount(2) and pivot_root(2) need CAP_SYS_ADMIN in the mount namespace's owner, so they run before the process drops to its user |
+ * | filesystem | mount(2) needs CAP_SYS_ADMIN in the mount namespace's owner, so mounts run before the process drops to its user. The mount plugin sets up the root and the spec's mounts here; other plugins add their own mounts into the root after those |
+ * | pivot      | the mount plugin masks and freezes paths over everything mounted before, calls pivot_root(2) and makes the root read-only; host paths are out of reach after this |
  * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
  * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
  * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
@@ -13,7 +14,7 @@ import type { NamespaceType } from '../spec.js';
  * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
  * | exec       | execve of the container process, after the start barrier |
  */
-export const PHASES = ['filesystem', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec'] as const;
+export const PHASES = ['filesystem', 'pivot', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Mount flags by their kernel names, so that printed plans read like the syscall. */
