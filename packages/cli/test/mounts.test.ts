@@ -127,6 +127,24 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   t.is(section(result.stdout, 'masks').replace(/ /g, ''), '0\n0\n');
 });
 
+rootTest('linux.devices get their type, numbers, mode and owner', async (t) => {
+  const dir = await bundle((config) => {
+    config.linux.devices = [
+      { path: '/dev/null', type: 'c', major: 1, minor: 3 },
+      { path: '/dev/extra/zero', type: 'c', major: 1, minor: 5, fileMode: 0o620, uid: 1000, gid: 5 },
+      { path: '/dev/queue', type: 'p', fileMode: 0o600 },
+    ];
+    config.process.args = ['sh', '-c', 'stat -c "%n %F %t:%T %a %u %g" /dev/null /dev/extra/zero /dev/queue; head -c 4 /dev/extra/zero | wc -c; grep -c " /dev/null " /proc/self/mountinfo; true'];
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('devices')]);
+  t.is(result.code, 0, result.stderr);
+  t.is(
+    result.stdout.replace(/ +/g, ' '),
+    ['/dev/null character special file 1:3 666 0 0', '/dev/extra/zero character special file 1:5 620 1000 5', '/dev/queue fifo 0:0 600 0 0', '4', '0', ''].join('\n'),
+    'a node, not a bind of the host\'s /dev/null',
+  );
+});
+
 rootTest('written /etc files follow symlinks only inside the root', async (t) => {
   const host = temporaryDir('bulkhead-host-');
   writeFileSync(join(host, 'resolv.conf'), 'host original\n');

@@ -41,6 +41,7 @@ enum plan_op {
 	OP_UNSHARE = 22,
 	OP_MOUNT_NOFOLLOW = 31,
 	OP_MOUNT_SLOT = 32,
+	OP_MKNOD = 33,
 	OP_COUNT
 };
 

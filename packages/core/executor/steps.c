@@ -44,6 +44,7 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_UNSHARE] = { "i", op_unshare },
 	[OP_MOUNT_NOFOLLOW] = { "?s?i?ri", op_mount_nofollow },
 	[OP_MOUNT_SLOT] = { "fsiri", op_mount_slot },
+	[OP_MKNOD] = { "siiiiir", op_mknod },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

@@ -77,11 +77,23 @@ export interface Namespace {
   path?: string;
 }
 
+/** A device node to create in the container: `type` is c (or u, unbuffered), b or p (a FIFO). */
+export interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
 export interface Linux {
   namespaces?: Namespace[];
   rootfsPropagation?: 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  devices?: LinuxDevice[];
   sysctl?: Record<string, string>;
   cgroupsPath?: string;
   resources?: Record<string, unknown>;

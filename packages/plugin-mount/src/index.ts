@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, SpecError, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
+import { planSpecDevices, validateDevices } from './spec-devices.js';
 import { checkEtcFiles, etcFileContents, planEtcFiles, writeEtcFiles, type EtcFiles } from './etc-files.js';
 import { DEV_NULL_SLOT, planDevNull, planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
@@ -45,7 +46,7 @@ export function mountPlugin(options: MountPluginOptions = {}): Plugin {
   return {
     name: PLUGIN_NAME,
     core: '^0.1.0',
-    owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation', 'linux.maskedPaths', 'linux.readonlyPaths'] },
+    owns: { namespaces: ['mount'], fields: ['root', 'mounts', 'linux.rootfsPropagation', 'linux.maskedPaths', 'linux.readonlyPaths', 'linux.devices'] },
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateMounts(validation, options));
       hooks.prepare.tapPromise(async (container) => prepareMounts(container, options));
@@ -69,6 +70,7 @@ function validateMounts(validation: ValidationContext, options: MountPluginOptio
   if (spec.root !== undefined) validateRootPath(validation, resolve(validation.bundle, spec.root.path));
   if (options.overlay !== undefined && spec.root === undefined) validation.problem('root', 'an overlay root needs root.path, the image directory that becomes its lower layer');
   (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
+  validateDevices(validation, spec.linux?.devices ?? [], findNamespace(spec, 'user') !== undefined);
   if (options.policy !== undefined) reportDenials(validation, policyDenials(spec, options.policy));
   for (const field of ['maskedPaths', 'readonlyPaths'] as const) validatePaths(validation, `linux.${field}`, spec.linux?.[field]);
 }
@@ -137,8 +139,9 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
   const recursiveAttrs = container.syscalls.syscallExists(MOUNT_SETATTR);
   (spec.mounts ?? []).forEach((mount, i) => planMount(plan, container.bundle, mount, `mounts[${i}]`, { forced: forcedFlags(options.policy), recursiveAttrs }));
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
-    planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
+    planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'), (spec.linux?.devices ?? []).map((device) => device.path));
   }
+  planSpecDevices(plan, PLUGIN_NAME, spec.linux?.devices ?? [], findNamespace(spec, 'user') !== undefined);
   if (options.etcFiles !== undefined) planEtcFiles(plan, PLUGIN_NAME, container, etcFileContents(options.etcFiles, spec.hostname).keys());
 
   // The pivot phase: after every plugin's mounts into the root, so that none covers a mask.

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, SpecError, type ContainerSpec, type PlannedStep } from '@bulkhead/core';
+import { OCI_VERSION, Plan, Runtime, SpecError, ValidationContext, type ContainerSpec, type PlannedStep } from '@bulkhead/core';
 import { RecordingSyscalls } from '@bulkhead/core/testing';
 import { mountPlugin } from '../src/index.js';
+import { planSpecDevices, validateDevices } from '../src/spec-devices.js';
 
 const runtime = () => new Runtime({ syscalls: new RecordingSyscalls(), stateRoot: '/run/bulkhead-test' }).use(mountPlugin());
 const rootfs = mkdtempSync(join(tmpdir(), 'bulkhead-rootfs-'));
@@ -204,4 +205,66 @@ test('overlay root without root.path is a spec problem', (t) => {
   const overlay = new Runtime({ syscalls: new RecordingSyscalls(), stateRoot: '/run/bulkhead-test' }).use(mountPlugin({ overlay: {} }));
   const { root: _root, ...noRoot } = spec();
   t.throws(() => overlay.validate(noRoot), { message: 'root: an overlay root needs root.path, the image directory that becomes its lower layer' });
+});
+
+test('linux.devices become mknod steps after the default devices', (t) => {
+  const devices = [
+    { path: '/dev/null', type: 'c' as const, major: 1, minor: 3 },
+    { path: '/dev/net/tun', type: 'c' as const, major: 10, minor: 200, fileMode: 0o600, uid: 1000, gid: 5 },
+    { path: '/dev/queue', type: 'p' as const },
+  ];
+  const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/dev', type: 'tmpfs', source: 'tmpfs' }], linux: { namespaces: [{ type: 'mount' }], devices } })).steps());
+  t.false(
+    steps.some((s) => s.op === 'mount' && s.source === '/dev/null'),
+    'the spec device replaces the default bind',
+  );
+  const nodes = steps.filter((s) => s.op === 'mknod');
+  t.deepEqual(nodes, [
+    { op: 'mknod', target: { path: '/dev/null', root: 'rootfs' }, type: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
+    { op: 'mknod', target: { path: '/dev/net/tun', root: 'rootfs' }, type: 'c', major: 10, minor: 200, mode: 0o600, uid: 1000, gid: 5 },
+    { op: 'mknod', target: { path: '/dev/queue', root: 'rootfs' }, type: 'p', major: 0, minor: 0, mode: 0o666, uid: 0, gid: 0 },
+  ]);
+  t.true(steps.some((s) => s.op === 'mkdir' && s.target.path === '/dev/net'), 'the parent directory is made first');
+  t.true(steps.indexOf(nodes[0]!) > steps.findIndex((s) => s.op === 'symlink' && s.link.path === '/dev/fd'));
+});
+
+test('invalid linux.devices are reported with their paths', (t) => {
+  const devices = [
+    { path: 'dev/x', type: 'c', major: 1, minor: 3 },
+    { path: '/dev/y', type: 'x' },
+    { path: '/dev/z', type: 'b', minor: 1 },
+    { path: '/dev/w', type: 'c', major: 1, minor: 2, fileMode: 0o10000, uid: -1 },
+  ] as never;
+  const error = t.throws(() => runtime().validate(spec({ linux: { namespaces: [{ type: 'mount' }], devices } }))) as SpecError;
+  t.deepEqual(
+    error.problems.map((p) => `${p.path}: ${p.message}`),
+    [
+      'linux.devices[0].path: must be an absolute path without ".."',
+      'linux.devices[1].type: must be c, u, b or p, not "x"',
+      'linux.devices[2].major: is required for a character or block device',
+      'linux.devices[3].fileMode: must be an integer from 0 to 4095',
+      'linux.devices[3].uid: must be an integer from 0 to 4294967294',
+    ],
+  );
+});
+
+test('devices in a user namespace are bound from the host', (t) => {
+  const plan = new Plan();
+  planSpecDevices(plan, 'test', [{ path: '/dev/zero', type: 'c', major: 1, minor: 5 }], true);
+  t.deepEqual(
+    plan.steps().map((s) => s.step).filter((s) => s.op === 'mount'),
+    [{ op: 'mount', source: '/dev/zero', target: { path: '/dev/zero', root: 'rootfs' }, fstype: null, flags: ['MS_BIND'], data: null, create: 'file' }],
+  );
+});
+
+test('devices in a user namespace must match the host node', (t) => {
+  const validation = new ValidationContext(spec());
+  validateDevices(validation, [{ path: '/dev/zero', type: 'c', major: 1, minor: 5 }, { path: '/dev/null', type: 'c', major: 1, minor: 5 }, { path: '/dev/nonexistent-device', type: 'c', major: 1, minor: 1 }], true);
+  t.deepEqual(
+    validation.problems.map((p) => `${p.path}: ${p.message}`),
+    [
+      "linux.devices[1].path: the host's /dev/null is not a c device 1:5, which a user namespace needs to bind it",
+      'linux.devices[2].path: /dev/nonexistent-device: ENOENT: in a user namespace a device is bound from the host\'s node at the same path',
+    ],
+  );
 });

@@ -23,6 +23,8 @@ export function describeStep(step: Step): string {
     }
     case 'mount-slot':
       return `bind ${step.slot} on ${where(step.target)}${step.flags.length === 0 ? '' : ` (${step.flags.join(',')})`}`;
+    case 'mknod':
+      return `mknod ${where(step.target)} ${step.type} ${step.major}:${step.minor} mode ${step.mode.toString(8)} uid ${step.uid} gid ${step.gid}`;
     case 'mount-setattr':
       return `mount_setattr ${where(step.target)} set [${step.set.join(',')}] clear [${step.clear.join(',')}]${step.propagation === null ? '' : ` ${step.propagation}`}${step.recursive ? ' recursive' : ''}`;
     case 'mkdir':
@@ -76,6 +78,7 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
   if (step.op === 'mount' && step.nofollow === true && (errnoName === 'ELOOP' || errnoName === 'ENOTDIR')) return 'procfs and sysfs mount only on a real directory, and the target or a directory on its path is a symlink or not a directory';
   if (step.op === 'mount' && step.flags.includes('MS_REMOUNT') && errnoName === 'EPERM') return 'the kernel refused to change flags it locked on this mount, such as nosuid in a user namespace';
+  if (step.op === 'mknod' && errnoName === 'EPERM') return 'creating device nodes needs CAP_MKNOD in the initial user namespace';
   if (step.op === 'mount-setattr' && errnoName === 'ENOSYS') return 'mount_setattr needs Linux 5.12';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';

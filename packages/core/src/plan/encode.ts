@@ -29,7 +29,11 @@ const OPS: Record<Step['op'], number> = {
   'wait-fifo': 21,
   unshare: 22,
   'mount-slot': 32,
+  mknod: 33,
 };
+
+/** File type bits of mknod(2)'s mode, by the OCI device type. */
+const NODE_TYPES = { c: 0o020000, b: 0o060000, p: 0o010000 } as const;
 
 /** MOUNT_NOFOLLOW: MOUNT's args, with a target that must be reached without symlinks. */
 const OP_MOUNT_NOFOLLOW = 31;
@@ -95,6 +99,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [str(step.source), str(step.target.path), str(step.fstype), int(mountFlags(step.flags)), str(step.data), root(step.target), int(CREATE[step.create])];
     case 'mount-slot':
       return [int(slots.lookup(step.slot)), str(step.target.path), int(mountFlags(step.flags)), root(step.target), int(CREATE[step.create])];
+    case 'mknod':
+      return [str(step.target.path), int(NODE_TYPES[step.type] | step.mode), int(step.major), int(step.minor), int(step.uid), int(step.gid), root(step.target)];
     case 'mount-setattr':
       return [str(step.target.path), root(step.target), int(attrs(step.set)), int(attrs(step.clear)), int(step.propagation === null ? 0 : MOUNT_FLAGS[step.propagation]), int(step.recursive ? AT_RECURSIVE : 0)];
     case 'mkdir':

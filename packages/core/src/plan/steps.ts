@@ -89,6 +89,8 @@ export type Step =
     }
   /** Binds the file held in a slot (opened by an open-path step) on the target. */
   | { op: 'mount-slot'; slot: string; target: PathArg; flags: MountFlag[]; create: 'none' | 'directory' | 'file' | 'auto' }
+  /** A character device, block device or FIFO with these permission bits and owner; the parent directory must exist. */
+  | { op: 'mknod'; target: PathArg; type: 'c' | 'b' | 'p'; major: number; minor: number; mode: number; uid: number; gid: number }
   | { op: 'mount-setattr'; target: PathArg; set: MountAttr[]; clear: MountAttr[]; propagation: MountFlag | null; recursive: boolean }
   | { op: 'mkdir'; target: PathArg; mode: number }
   | { op: 'symlink'; linkTarget: string; link: PathArg }
