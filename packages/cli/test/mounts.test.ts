@@ -75,6 +75,8 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
       { destination: '/fresh/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'size=512k'] },
       { destination: '/shared', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'shared'] },
       { destination: '/unbindable', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'unbindable'] },
+      // A bind of the shared tmpfs joins its peer group; rslave turns it into a receiver of it.
+      { destination: '/follower', type: 'bind', source: join(rootfs, 'shared'), options: ['rbind', 'rslave'] },
       { destination: '/inner/sub', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
       { destination: '/rro', type: 'bind', source: join(rootfs, 'inner'), options: ['rbind', 'rro', 'rnosuid'] },
     );
@@ -101,7 +103,7 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   t.deepEqual(readdirSync(source), ['kept'], 'no write reached the bind source');
 
   const mounts = parseMountinfo(section(result.stdout, 'mountinfo'));
-  const configured = ['/', '/data', '/etc/injected', '/tmp', '/fresh/tmp', '/shared', '/unbindable', '/inner/sub', '/rro', '/rro/sub', '/etc/secret', '/secretdir', '/opt', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue'];
+  const configured = ['/', '/data', '/etc/injected', '/tmp', '/fresh/tmp', '/shared', '/unbindable', '/follower', '/inner/sub', '/rro', '/rro/sub', '/etc/secret', '/secretdir', '/opt', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue'];
   const devices = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'];
   const outsideKernelTrees = [...mounts.keys()].filter((point) => !point.startsWith('/proc') && !point.startsWith('/sys')).sort();
   t.deepEqual(outsideKernelTrees, [...configured, ...devices].sort(), 'exactly the configured mounts');
@@ -113,6 +115,8 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   t.true(mounts.get('/tmp')!.superOptions.includes('size=1024k'), mounts.get('/tmp')!.superOptions.join(','));
   t.regex(mounts.get('/shared')!.optional.join(' '), /^shared:\d+$/);
   t.deepEqual(mounts.get('/unbindable')!.optional, ['unbindable']);
+  const peerGroup = mounts.get('/shared')!.optional[0]!.slice('shared:'.length);
+  t.deepEqual(mounts.get('/follower')!.optional, [`master:${peerGroup}`], 'the slave receives from the shared mount');
   t.deepEqual(mounts.get('/tmp')!.optional, [], 'private by default');
   for (const point of ['/rro', '/rro/sub']) t.deepEqual(mounts.get(point)!.options.slice(0, 2), ['ro', 'nosuid'], `${point} is read-only recursively`);
   t.like(mounts.get('/secretdir'), { fstype: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'relatime'] });
