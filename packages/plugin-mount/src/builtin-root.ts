@@ -14,11 +14,11 @@ const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshad
  * 64 MiB. The tmpfs itself becomes read-only after pivot_root. The
  * tmpfs is mounted on `<state dir>/rootfs` inside the container's own mount namespace, so the
  * host's mount table gets no entry, and the rest of the state directory stays visible to later steps.
- * Password hashes are hidden behind the /dev/null held in devNullSlot.
+ * Password hashes are hidden behind the /dev/null held in devNullSlot. prepare has made the
+ * mount point, as the host's root, because the container's root may be mapped to another uid.
  */
 export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, recursiveReadonly: boolean, devNullSlot: string): void {
-  const mountPoint = join(stateDir, 'rootfs');
-  plan.add(plugin, 'filesystem', { op: 'mkdir', target: { path: mountPoint }, mode: 0o700 });
+  const mountPoint = builtinRootMountPoint(stateDir);
   // Small: after setup it holds only mount points and links, and it is made read-only after pivot_root.
   plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: mountPoint }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755,size=1m', create: 'none' });
   plan.add(plugin, 'filesystem', { op: 'open-root', path: mountPoint, slot: 'rootfs' });
@@ -33,6 +33,11 @@ export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, re
     plan.add(plugin, 'filesystem', { op: 'mkdir', target: { path: directory, root: 'rootfs' }, mode: directory === '/tmp' ? 0o1777 : 0o755 });
   }
   plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: '/tmp', root: 'rootfs' }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: `mode=1777,size=${BUILTIN_TMP_SIZE}`, create: 'directory' });
+}
+
+/** Returns where the built-in root is mounted, inside the container's state directory. */
+export function builtinRootMountPoint(stateDir: string): string {
+  return join(stateDir, 'rootfs');
 }
 
 /** Size of the built-in root's writable /tmp: the size runc's default spec gives /dev/shm. */

@@ -1,12 +1,12 @@
-import { realpathSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, SpecError, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
-import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
+import { builtinRootMountPoint, planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
 import { planSpecDevices, validateDevices } from './spec-devices.js';
 import { checkEtcFiles, etcFileContents, planEtcFiles, writeEtcFiles, type EtcFiles } from './etc-files.js';
 import { DEV_NULL_SLOT, planDevNull, planMaskedPaths, planReadonlyPaths } from './masks.js';
-import { parseMountOptions } from './options.js';
+import { parseMountOptions, type ParsedOptions } from './options.js';
 import { overlayPathProblems, planOverlayRoot, prepareOverlay, removeOverlay, type OverlayRecord, type OverlayRoot } from './overlay.js';
 import { checkPolicy, forcedFlags, policyDenials, reportDenials, type MountPolicy } from './policy.js';
 
@@ -110,10 +110,11 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
 }
 
-/** Host-side work before clone: the overlay's layer directories and the written /etc files. */
+/** Host-side work before clone: the root's mount point or the overlay's layer directories, and the written /etc files. */
 async function prepareMounts(container: Container, options: MountPluginOptions): Promise<void> {
   const ns = findNamespace(container.spec, 'mount');
   if (ns === undefined || ns.path !== undefined) return;
+  if (container.spec.root === undefined) mkdirSync(builtinRootMountPoint(container.stateDir), { mode: 0o700 });
   if (options.overlay !== undefined && container.spec.root !== undefined) {
     const problems = overlayPathProblems(imagePath(container), dirname(container.stateDir));
     if (problems.length > 0) throw new SpecError(problems);
@@ -179,7 +180,7 @@ function planMount(plan: Plan, bundle: string, mount: Mount, path: string, conte
   const data = options.data.length > 0 ? options.data.join(',') : null;
   if (options.bind) {
     const source = isAbsolute(mount.source!) ? mount.source! : resolve(bundle, mount.source!);
-    const bindFlags: MountFlag[] = options.recursiveBind ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
+    const bindFlags: MountFlag[] = options.recursive ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
     // A bind mount ignores every flag but MS_REC; the flags take effect on a remount, which
     // keeps the flags the kernel locked (the executor retries with them on EPERM).
@@ -190,14 +191,14 @@ function planMount(plan: Plan, bundle: string, mount: Mount, path: string, conte
     const nofollow = NOFOLLOW_TYPES.has(mount.type!) ? { nofollow: true } : {};
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags, data, create: 'directory', ...nofollow });
   }
-  planRecursiveAttrs(plan, options.recursive, target, path, context.recursiveAttrs);
+  planRecursiveAttrs(plan, options.recursiveAttrs, target, path, context.recursiveAttrs);
   if (options.propagation.length > 0) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: options.propagation, data: null, create: 'none' });
   }
 }
 
 /** rro, rnosuid and the other recursive options: one mount_setattr(AT_RECURSIVE) over the mount and every mount below it. */
-function planRecursiveAttrs(plan: Plan, recursive: ReturnType<typeof parseMountOptions>['recursive'], target: { path: string; root: string }, path: string, available: boolean): void {
+function planRecursiveAttrs(plan: Plan, recursive: ParsedOptions['recursiveAttrs'], target: { path: string; root: string }, path: string, available: boolean): void {
   if (recursive.options.length === 0) return;
   if (!available) {
     throw new SpecError([{ path: `${path}.options`, message: `options ${recursive.options.join(', ')} need mount_setattr(2) (Linux 5.12), which this kernel lacks` }]);

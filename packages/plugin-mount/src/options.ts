@@ -7,14 +7,13 @@ export interface ParsedOptions {
   /** Propagation to apply after mounting, such as MS_PRIVATE, with MS_REC for the r-variants. */
   propagation: MountFlag[];
   bind: boolean;
-  /** rbind rather than bind. */
-  recursiveBind: boolean;
+  recursive: boolean;
   /** Options passed to the filesystem as mount(2)'s data, such as mode=755. */
   data: string[];
   /** Options this runtime does not support, reported by validation. */
   unsupported: string[];
   /** mount_setattr(2) attributes of the recursive options (rro, rnosuid, ...), for the mount and every mount below it. */
-  recursive: { set: MountAttr[]; clear: MountAttr[]; options: string[] };
+  recursiveAttrs: { set: MountAttr[]; clear: MountAttr[]; options: string[] };
 }
 
 /** Options that set a flag, and those that clear one ("rw" clears MS_RDONLY). */
@@ -97,18 +96,18 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
   const flags = new Set<MountFlag>();
   const set = new Set<MountAttr>();
   const clear = new Set<MountAttr>();
-  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursiveBind: false, data: [], unsupported: [], recursive: { set: [], clear: [], options: [] } };
+  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, data: [], unsupported: [], recursiveAttrs: { set: [], clear: [], options: [] } };
   for (const option of options) {
     if (option === 'bind' || option === 'rbind') {
       parsed.bind = true;
-      parsed.recursiveBind ||= option === 'rbind';
+      parsed.recursive ||= option === 'rbind';
     } else if (option in SETS) {
       flags.add(SETS[option]!);
     } else if (option in CLEARS) {
       flags.delete(CLEARS[option]!);
     } else if (option in RECURSIVE) {
       applyRecursive(RECURSIVE[option]!, set, clear);
-      parsed.recursive.options.push(option);
+      parsed.recursiveAttrs.options.push(option);
     } else if (option in PROPAGATION) {
       parsed.propagation = PROPAGATION[option]!;
     } else if (UNSUPPORTED.has(option) || option.startsWith('X-')) {
@@ -118,8 +117,8 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
     }
   }
   parsed.flags = [...flags];
-  parsed.recursive.set = [...set];
-  parsed.recursive.clear = [...clear];
+  parsed.recursiveAttrs.set = [...set];
+  parsed.recursiveAttrs.clear = [...clear];
   return parsed;
 }
 

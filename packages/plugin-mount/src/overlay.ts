@@ -49,6 +49,8 @@ export async function prepareOverlay(container: Container, plugin: string, optio
   await container.saveState();
 
   // overlayfs needs upper and work on one filesystem, which they are as siblings.
+  // NOTE: both belong to the host's root. In a user namespace whose root maps to another uid, the
+  // container cannot write to them, because nothing chowns them to the mapped uid yet.
   mkdirSync(join(directory, 'upper'), { mode: 0o755 });
   mkdirSync(join(directory, 'work'), { mode: 0o700 });
   mkdirSync(mountPoint(container), { mode: 0o700 });
