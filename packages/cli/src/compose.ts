@@ -6,6 +6,7 @@ import { mountPlugin, type MountPluginOptions } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
 import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
+import { seccompPlugin } from '@bulkhead/plugin-seccomp';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -34,5 +35,6 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(cgroupPlugin())
     .use(rlimitPlugin())
     .use(sysctlPlugin())
+    .use(seccompPlugin())
     .use(hooksPlugin());
 }

@@ -12,6 +12,8 @@ export interface ContainerFlags extends ResourceFlags, MountFlags {
   id?: string;
   json: boolean;
   cgroupns: boolean;
+  /** Pressure-driven adjustment bounds, such as "cpu=0.2:1"; they become the org.bulkhead.adjust annotation. */
+  adjust: string[];
   /** The command and its arguments. */
   args: string[];
 }
@@ -30,12 +32,13 @@ const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShar
 };
 
 /** Resource flags that may be given more than once. */
-const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit'> = {
+const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit' | 'adjust'> = {
   'io-read-bps': 'ioReadBps',
   'io-write-bps': 'ioWriteBps',
   'io-read-iops': 'ioReadIops',
   'io-write-iops': 'ioWriteIops',
   ulimit: 'ulimit',
+  adjust: 'adjust',
 };
 
 /**
@@ -43,7 +46,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, adjust: [], args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dnsSearch: [], dns: [], dnsOption: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {

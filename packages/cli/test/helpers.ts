@@ -25,14 +25,18 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
  */
 export const TIME_SCALE = Math.max(1, Number(process.env['BULKHEAD_TEST_TIME_SCALE'] ?? 1) || 1);
 
-/** Calls `condition` every 25 ms until it returns true; throws after 5 s times TIME_SCALE. */
+/**
+ * Calls `condition` every 25 ms until it returns true; throws after 30 s times TIME_SCALE. The
+ * limit is generous because it only bounds a failing test: a loaded machine can take seconds
+ * just to start the Node process that a condition waits for.
+ */
 export async function waitFor(condition: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + 5000 * TIME_SCALE;
+  const deadline = Date.now() + 30_000 * TIME_SCALE;
   while (Date.now() < deadline) {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`condition not met within ${5 * TIME_SCALE} s`);
+  throw new Error(`condition not met within ${30 * TIME_SCALE} s`);
 }
 
 /**

@@ -30,6 +30,9 @@ step_function op_mount_nofollow, op_mount_slot, op_mknod;
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
 step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
 
+/* steps_seccomp.c */
+step_function op_seccomp;
+
 /* exec.c, init.c */
 step_function op_exec, op_init;
 

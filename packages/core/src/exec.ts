@@ -9,6 +9,7 @@ import { Plan } from './plan/plan.js';
 import { addProcessSteps } from './process.js';
 import type { Process } from './spec.js';
 import { loadContainer, type StoreContext } from './stored.js';
+import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 
 export interface ExecOptions {
@@ -32,7 +33,11 @@ export async function execInContainer(context: StoreContext, id: string, process
   const plan = joinPlan(container);
   context.hooks.planExec.call(plan, container, process);
   addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: false, execFifo: undefined });
-  return runJoined(context.syscalls, plan, { ...options, onAttach: (pid) => context.hooks.execAttach.promise(container, pid) });
+  return runJoined(context.syscalls, plan, {
+    ...options,
+    onAttach: (pid) => context.hooks.execAttach.promise(container, pid),
+    onListener: (pid, pidfd, fd) => takeListener(context.hooks, container, pid, pidfd, fd),
+  });
 }
 
 /** Returns a plan that joins every namespace of the container's init, user first and mount last. */
@@ -68,6 +73,7 @@ export async function runInNamespaces(container: Container, process: Process, op
 interface RunOptions extends ExecOptions {
   onLink?: (link: ExecutorLink) => void;
   onAttach?: (pid: number) => Promise<void>;
+  onListener?: (pid: number, pidfd: number, fd: number) => Promise<void>;
 }
 
 /** Spawns the executor with a plan, takes it through both barriers and waits for its process. */
@@ -83,7 +89,9 @@ async function runJoined(syscalls: Syscalls, plan: Plan, options: RunOptions): P
     await expectBarrier(link, 'attach', steps);
     await options.onAttach?.(message.pid);
     link.release('attach');
-    await expectBarrier(link, 'start', steps);
+    const pid = message.pid;
+    const listenerPidfd = pidfd;
+    await expectBarrier(link, 'start', steps, options.onListener === undefined ? undefined : (fd) => options.onListener!(pid, listenerPidfd, fd));
     link.release('start');
     const done = await link.next();
     if (done.type !== 'eof') throw unexpected(link, done, 'execve', steps);

@@ -65,6 +65,8 @@ export function describeStep(step: Step): string {
       return `wait until start opens the FIFO ${step.slot}`;
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
+    case 'seccomp':
+      return `load seccomp filter of ${step.filter.length / 8} instructions${step.flags === 0 ? '' : ` flags 0x${step.flags.toString(16)}`}${step.listener ? ' with a notification listener' : ''}`;
   }
 }
 
@@ -81,6 +83,8 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'mknod' && errnoName === 'EPERM') return 'creating device nodes needs CAP_MKNOD in the initial user namespace';
   if (step.op === 'mount-setattr' && errnoName === 'ENOSYS') return 'mount_setattr needs Linux 5.12';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
+  if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
+  if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

@@ -28,6 +28,7 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  seccomp: 24,
   'mount-slot': 32,
   mknod: 33,
 };
@@ -140,6 +141,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'seccomp':
+      return [{ kind: 'b', value: step.filter }, int(step.flags), int(step.listener ? 1 : 0)];
   }
 }
 

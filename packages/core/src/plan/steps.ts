@@ -111,7 +111,13 @@ export type Step =
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
-  | { op: 'unshare'; namespaces: NamespaceType[] };
+  | { op: 'unshare'; namespaces: NamespaceType[] }
+  /**
+   * seccomp(SECCOMP_SET_MODE_FILTER) with a compiled classic BPF program. `flags` are
+   * SECCOMP_FILTER_FLAG_* bits; with `listener` the kernel also returns a user notification fd,
+   * which the child hands to the parent (sync message LISTENER) before it goes on.
+   */
+  | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean };
 
 export type StepOp = Step['op'];
 
