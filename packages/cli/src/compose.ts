@@ -1,4 +1,5 @@
 import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
+import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
@@ -27,7 +28,10 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.syscalls === undefined ? {} : { syscalls: options.syscalls }),
   });
+  // The capabilities plugin comes before the pid plugin: both add steps to the privileges phase,
+  // and the optional init must fork after the container's privileges are set.
   return runtime
+    .use(capabilitiesPlugin())
     .use(pidPlugin({ init: options.init ?? false }))
     .use(mountPlugin(options.mount))
     .use(utsPlugin())

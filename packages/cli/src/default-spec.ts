@@ -1,4 +1,5 @@
 import { OCI_VERSION, type ContainerSpec } from '@bulkhead/core';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '@bulkhead/policy';
 
 export interface DefaultSpecOptions {
   args: string[];
@@ -33,9 +34,8 @@ export function defaultSpec(options: DefaultSpecOptions): ContainerSpec {
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      // Kernel interfaces that reveal or change host state, hidden or frozen as other runtimes do by default.
-      maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
   };
   if (options.rootfs !== undefined) spec.root = { path: options.rootfs, readonly: options.readonly ?? false };

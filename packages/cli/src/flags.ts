@@ -1,3 +1,4 @@
+import { parseLevel, ISOLATION_LEVELS, type IsolationLevel } from '@bulkhead/policy';
 import type { ResourceFlags } from './resources.js';
 import { MOUNT_BOOLEAN_FLAGS, MOUNT_REPEATED_FLAGS, MOUNT_VALUE_FLAGS, setMountFlag, type MountFlags } from './mount-flags.js';
 import { usageError } from './usage.js';
@@ -14,12 +15,16 @@ export interface ContainerFlags extends ResourceFlags, MountFlags {
   cgroupns: boolean;
   /** Pressure-driven adjustment bounds, such as "cpu=0.2:1"; they become the org.bulkhead.adjust annotation. */
   adjust: string[];
+  /** An isolation level whose settings replace the default spec's. */
+  level?: IsolationLevel;
+  allowPrivileged: boolean;
+  allowNested: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
-const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns']);
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -46,7 +51,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, adjust: [], args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dnsSearch: [], dns: [], dnsOption: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -75,6 +80,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
   if (flags.image !== undefined && flags.rootfs !== undefined) throw usageError('flags --image and --rootfs exclude each other: --image mounts an overlay with the image as its lower layer');
   if (flags.keep && flags.image === undefined) throw usageError('flag --keep needs --image: it keeps the overlay upper layer');
   if (flags.args.length === 0) throw usageError('missing the command to run; usage: bulkhead run [flags] [--] CMD [ARG...]');
+  if ((flags.allowPrivileged || flags.allowNested) && flags.level === undefined) throw usageError('flags --allow-privileged and --allow-nested change an isolation level: give --level too');
   return flags;
 }
 
@@ -88,6 +94,8 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   if (name === 'read-only') flags.readOnly = true;
   else if (name === 'init') flags.init = true;
   else if (name === 'cgroupns') flags.cgroupns = true;
+  else if (name === 'allow-privileged') flags.allowPrivileged = true;
+  else if (name === 'allow-nested') flags.allowNested = true;
   else flags.json = true;
 }
 
@@ -117,5 +125,11 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
     case 'id':
       flags.id = value;
       return;
+    case 'level': {
+      const level = parseLevel(value);
+      if (level === undefined) throw usageError(`flag --level ${JSON.stringify(value)}: expected one of ${ISOLATION_LEVELS.join(', ')}`);
+      flags.level = level;
+      return;
+    }
   }
 }

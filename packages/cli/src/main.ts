@@ -1,6 +1,8 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import type { MountPluginOptions } from '@bulkhead/plugin-mount';
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { auditCommand } from './commands/audit.js';
+import { checkCommand } from './commands/check.js';
 import { execCommand } from './commands/exec.js';
 import { eventsCommand, updateCommand } from './commands/resources.js';
 import { listCommand, psCommand } from './commands/list.js';
@@ -38,6 +40,8 @@ const COMMANDS: Record<string, Command> = {
   resume: resumeCommand,
   events: eventsCommand,
   update: updateCommand,
+  check: checkCommand,
+  audit: auditCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

@@ -9,13 +9,17 @@ export const HELP = `usage: bulkhead [global flags] COMMAND [flags]
 Commands:
   run [flags] [--] CMD [ARG...]   run CMD in a new container and wait for it
   plan [flags] [--] CMD [ARG...]  print the child program of that container without running it
+  check [--rules FILE] [--json] CONFIG
+                                  check a config.json against compliance rules; exit 0 pass, 1 fail
+  audit ID                        print the container's audit events as JSON lines
 
 OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
-  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] ID CMD [ARG...]
-                                               run another process in a running container
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--cap CAP] [--process FILE] [-d] ID CMD [ARG...]
+                                               run another process in a running container;
+                                               --cap adds a capability (repeatable)
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
@@ -60,6 +64,9 @@ Flags of run and plan:
   --adjust cpu=MIN:MAX|memory=MIN:MAX  move the CPU quota (in CPUs, 10% steps) or the memory limit
                     (memory.high on cgroup v2, 5% steps) within bounds from pressure stall
                     information; each change is printed as an audit line; repeatable
+  --level strict|moderate|permissive  apply an isolation level (see docs/security.md)
+  --allow-privileged  with --level: every capability, no seccomp profile, no masked paths
+  --allow-nested    with --level: what a container runtime inside the container needs
 
 Flags of plan only:
   --json            print the plan as JSON

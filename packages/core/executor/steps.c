@@ -42,6 +42,7 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_OPEN_PATH] = { "sf", op_open_path },
 	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
 	[OP_UNSHARE] = { "i", op_unshare },
+	[OP_CAPSET] = { "iii", op_capset },
 	[OP_SECCOMP] = { "bii", op_seccomp },
 	[OP_MOUNT_NOFOLLOW] = { "?s?i?ri", op_mount_nofollow },
 	[OP_MOUNT_SLOT] = { "fsiri", op_mount_slot },

@@ -28,7 +28,7 @@ step_function op_mount_nofollow, op_mount_slot, op_mknod;
 
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
-step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
+step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_capset;
 
 /* steps_seccomp.c */
 step_function op_seccomp;

@@ -1,5 +1,6 @@
 export { Runtime, ContainerHandle, type RuntimeOptions, type CreateOptions } from './runtime.js';
 export { Container } from './container.js';
+export { AUDIT_FILE, type AuditEvent, type AuditRecord, type AuditListener } from './audit.js';
 export { createHooks, type SeccompListener, type Hooks, type HookName, type PluginHooks, type SyncTap, type AsyncTap } from './hooks.js';
 export { CORE_VERSION, type Plugin, type PluginApi } from './plugin.js';
 export { ValidationContext } from './validation.js';
@@ -31,7 +32,7 @@ export {
   type ErrorCodeValue,
   type SpecProblem,
 } from './errors.js';
-export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type Namespace, type NamespaceType, type Linux, type LinuxDevice, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
+export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type Namespace, type NamespaceType, type Linux, type LinuxDevice, type Capabilities, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
 export { readConfig } from './config.js';
 export { probeKernel, type KernelFeatures } from './features.js';
 export { runInNamespaces, type ExecOptions } from './exec.js';

@@ -1,6 +1,7 @@
 import type { StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AuditTrail, type AuditListener } from './audit.js';
 import { Container } from './container.js';
 import { attachCleanupErrors, ContainerStateError, ErrorCode, SpecError } from './errors.js';
 import { ExecutorLink } from './executor.js';
@@ -63,6 +64,7 @@ export class Runtime {
   readonly stateRoot: string;
   private readonly syscalls: Syscalls;
   private readonly log: Logger;
+  private readonly auditListeners: AuditListener[] = [];
 
   constructor(options: RuntimeOptions = {}) {
     this.stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT;
@@ -76,6 +78,16 @@ export class Runtime {
     this.claims.add(plugin);
     plugin.apply({ hooks: pluginHooks(this.hooks, plugin.name) });
     this.plugins.push(plugin);
+    return this;
+  }
+
+  /**
+   * Subscribes to the audit events of every container this runtime creates or execs in: each
+   * policy decision that denied or changed something. The same events are appended to
+   * `audit.jsonl` in the container's state directory while it exists.
+   */
+  onAudit(listener: AuditListener): this {
+    this.auditListeners.push(listener);
     return this;
   }
 
@@ -121,6 +133,7 @@ export class Runtime {
     try {
       // State directory first: it is the lock on the id and holds what later steps record.
       await createStateDir(container, this.stateRoot);
+      container.auditTrail.open(container.stateDir);
       if (options.detach === true) this.syscalls.mkfifo(join(container.stateDir, EXEC_FIFO), 0o600);
       container.saveState = () => writeState(container);
       await writeState(container);
@@ -266,14 +279,16 @@ export class Runtime {
   }
 
   private store(): StoreContext {
-    return { stateRoot: this.stateRoot, syscalls: this.syscalls, hooks: this.hooks, log: this.log };
+    return { stateRoot: this.stateRoot, syscalls: this.syscalls, hooks: this.hooks, log: this.log, auditListeners: this.auditListeners };
   }
 
   private newContainer(spec: ContainerSpec, options: CreateOptions): Container {
     const id = options.id ?? generateId();
     checkContainerId(id);
     const log = this.log.child({ container: id });
-    return new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
+    const container = new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
+    container.auditTrail = new AuditTrail(this.auditListeners);
+    return container;
   }
 
   private buildPlan(container: Container, options: CreateOptions): Plan {

@@ -37,6 +37,7 @@ const SPEC_SHAPE = object(
         rlimits: array(object({ type: string, soft: uint64, hard: uint64 }, ['type', 'soft', 'hard'])),
         noNewPrivileges: boolean,
         oomScoreAdj: integer,
+        capabilities: object(Object.fromEntries(['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((set) => [set, array(string)]))),
       },
       ['args', 'cwd'],
     ),

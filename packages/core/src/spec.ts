@@ -30,6 +30,16 @@ export interface Process {
   rlimits?: Rlimit[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
+  capabilities?: Capabilities;
+}
+
+/** The five capability sets of the container process, each a list of names such as "CAP_CHOWN". */
+export interface Capabilities {
+  bounding?: string[];
+  effective?: string[];
+  permitted?: string[];
+  inheritable?: string[];
+  ambient?: string[];
 }
 
 export interface User {

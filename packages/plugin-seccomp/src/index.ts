@@ -43,7 +43,7 @@ export function seccompPlugin(options: SeccompPluginOptions = {}): Plugin {
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateSeccomp(validation));
       hooks.plan.tap((plan, container) => planSeccomp(plan, container.spec, profileOf(container.spec)));
-      hooks.planExec.tap((plan, container) => planSeccomp(plan, container.spec, profileOf(container.spec)));
+      hooks.planExec.tap((plan, container, process) => planSeccomp(plan, container.spec, profileOf(container.spec), (process.noNewPrivileges ?? container.spec.process?.noNewPrivileges) === true));
       hooks.seccompListener.tapPromise(async (container, listener) => sendToAgent(container, listener, profileOf(container.spec)));
     },
   };
@@ -100,10 +100,16 @@ function kernelActions(): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split(/\s+/) : [];
 }
 
-function planSeccomp(plan: Plan, spec: ContainerSpec, profile: LinuxSeccomp | undefined): void {
+/**
+ * Adds the filter as late as the kernel allows. With no_new_privs it is the last step before the
+ * start barrier. Without it, loading a filter needs CAP_SYS_ADMIN, which the privileges phase may
+ * drop, so the filter goes at the end of the limits phase, before the identity change; the
+ * profile must then allow setgroups, setresuid, capset and prctl, as the default profile does.
+ */
+function planSeccomp(plan: Plan, spec: ContainerSpec, profile: LinuxSeccomp | undefined, noNewPrivileges = spec.process?.noNewPrivileges === true): void {
   if (profile === undefined) return;
   const compiled = compileProfile(profile, compileContext(spec));
-  plan.add(PLUGIN_NAME, 'seccomp', { op: 'seccomp', filter: compiled.bpf, flags: compiled.flags, listener: compiled.listener });
+  plan.add(PLUGIN_NAME, noNewPrivileges ? 'seccomp' : 'limits', { op: 'seccomp', filter: compiled.bpf, flags: compiled.flags, listener: compiled.listener });
 }
 
 function compileContext(spec: ContainerSpec): CompileContext {

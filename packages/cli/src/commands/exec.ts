@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { exitCodeOf, type Process } from '@bulkhead/core';
+import { exitCodeOf, type Capabilities, type Process } from '@bulkhead/core';
 import { createRuntime } from '../compose.js';
 import { mergeEnv } from '../default-spec.js';
 import { splitFlag } from '../flags.js';
@@ -12,6 +12,8 @@ interface ExecFlags {
   env: string[];
   cwd?: string;
   user?: string;
+  /** Capabilities added to the bounding, effective and permitted sets, as runc's exec --cap does. */
+  caps: string[];
   detach: boolean;
   tty: boolean;
   id?: string;
@@ -40,6 +42,12 @@ export async function execCommand(argv: readonly string[], globals: GlobalFlags)
 }
 
 function execProcess(flags: ExecFlags, init: Process | undefined): Process {
+  const process = baseProcess(flags, init);
+  if (flags.caps.length > 0) process.capabilities = addCapabilities(process.capabilities ?? init?.capabilities ?? {}, flags.caps);
+  return process;
+}
+
+function baseProcess(flags: ExecFlags, init: Process | undefined): Process {
   if (flags.process !== undefined) return JSON.parse(readFileSync(flags.process, 'utf8')) as Process;
   if (flags.args.length === 0) throw usageError('exec: missing the command; usage: bulkhead exec [flags] ID CMD [ARG...]');
   const process: Process = { args: flags.args, cwd: flags.cwd ?? init?.cwd ?? '/', env: mergeEnv(init?.env ?? [], flags.env) };
@@ -48,17 +56,32 @@ function execProcess(flags: ExecFlags, init: Process | undefined): Process {
   return process;
 }
 
+/**
+ * Adds capabilities to the bounding, effective and permitted sets. They go into inheritable and
+ * ambient too when the sets already have ambient capabilities, which is how a non-root process
+ * keeps a capability through execve.
+ */
+export function addCapabilities(capabilities: Capabilities, added: readonly string[]): Capabilities {
+  const add = (set: string[] | undefined) => [...new Set([...(set ?? []), ...added])];
+  const result: Capabilities = { ...capabilities, bounding: add(capabilities.bounding), effective: add(capabilities.effective), permitted: add(capabilities.permitted) };
+  if ((capabilities.ambient ?? []).length > 0) {
+    result.inheritable = add(capabilities.inheritable);
+    result.ambient = add(capabilities.ambient);
+  }
+  return result;
+}
+
 function parseUser(value: string): { uid: number; gid: number } {
   const match = /^(\d+)(?::(\d+))?$/.exec(value);
   if (match === null) throw usageError(`--user: expected UID[:GID], got ${JSON.stringify(value)}`);
   return { uid: Number(match[1]), gid: Number(match[2] ?? 0) };
 }
 
-const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u']);
+const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u', 'cap', 'c']);
 
 /** Parses exec's flags up to the container id; everything after the id is the command. */
 function parseExecFlags(argv: readonly string[]): ExecFlags {
-  const flags: ExecFlags = { env: [], detach: false, tty: false, args: [] };
+  const flags: ExecFlags = { env: [], caps: [], detach: false, tty: false, args: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -82,5 +105,6 @@ function setValue(flags: ExecFlags, name: string, value: string | undefined): vo
   if (name === 'process' || name === 'p') flags.process = value;
   else if (name === 'env' || name === 'e') flags.env.push(value);
   else if (name === 'cwd') flags.cwd = value;
+  else if (name === 'cap' || name === 'c') flags.caps.push(value);
   else flags.user = value;
 }

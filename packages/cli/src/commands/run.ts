@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { exitCodeOf, libc, type ContainerHandle, type ContainerSpec, type CreateOptions, type Runtime } from '@bulkhead/core';
+import { applyLevel } from '@bulkhead/policy';
 import { parseCommand } from '../args.js';
 import { usageError } from '../usage.js';
 import { readBundle, writePidFileOrDelete } from './lifecycle.js';
@@ -66,7 +67,7 @@ export function specFromFlags(flags: ContainerFlags) {
     parseAdjust('--adjust', flags.adjust.join(','));
     spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
   }
-  return spec;
+  return flags.level === undefined ? spec : applyLevel(spec, flags.level, { allowPrivileged: flags.allowPrivileged, allowNested: flags.allowNested });
 }
 
 /**

@@ -3,7 +3,7 @@ import type { PathArg, PlannedStep, Step } from './steps.js';
 const quote = (value: string) => JSON.stringify(value);
 
 /** prctl(2) options that plugins use, by their kernel names. */
-const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 38: 'PR_SET_NO_NEW_PRIVS' };
+const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT' };
 
 function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
@@ -56,7 +56,7 @@ export function describeStep(step: Step): string {
     case 'setrlimit':
       return `setrlimit ${step.name ?? `resource ${step.resource}`} soft ${rlimitValue(step.soft)} hard ${rlimitValue(step.hard)}`;
     case 'prctl':
-      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
+      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.name ?? step.args.join(' ')}`;
     case 'umask':
       return `umask ${step.mask.toString(8)}`;
     case 'open-path':
@@ -67,7 +67,13 @@ export function describeStep(step: Step): string {
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
     case 'seccomp':
       return `load seccomp filter of ${step.filter.length / 8} instructions${step.flags === 0 ? '' : ` flags 0x${step.flags.toString(16)}`}${step.listener ? ' with a notification listener' : ''}`;
+    case 'capset':
+      return `capset effective ${capabilitySet(step.effective, step.names?.effective)} permitted ${capabilitySet(step.permitted, step.names?.permitted)} inheritable ${capabilitySet(step.inheritable, step.names?.inheritable)}`;
   }
+}
+
+function capabilitySet(mask: bigint, names: string[] | undefined): string {
+  return names === undefined ? `0x${mask.toString(16)}` : `[${names.join(',')}]`;
 }
 
 /** Returns a hint for errno and step pairs whose cause is well known. */
@@ -85,6 +91,7 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
   if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
   if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';
+  if (step.op === 'capset' && errnoName === 'EPERM') return 'a set asks for a capability that the runtime itself lacks, or the inheritable set for one outside the bounding set';
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

@@ -28,6 +28,7 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  capset: 23,
   seccomp: 24,
   'mount-slot': 32,
   mknod: 33,
@@ -143,6 +144,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
     case 'seccomp':
       return [{ kind: 'b', value: step.filter }, int(step.flags), int(step.listener ? 1 : 0)];
+    case 'capset':
+      return [int(step.effective), int(step.permitted), int(step.inheritable)];
   }
 }
 

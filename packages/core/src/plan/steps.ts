@@ -8,9 +8,9 @@ import type { NamespaceType } from '../spec.js';
  * | filesystem | mount(2) needs CAP_SYS_ADMIN in the mount namespace's owner, so mounts run before the process drops to its user. The mount plugin sets up the root and the spec's mounts here; other plugins add their own mounts into the root after those |
  * | pivot      | the mount plugin masks and freezes paths over everything mounted before, calls pivot_root(2) and makes the root read-only; host paths are out of reach after this |
  * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
- * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
+ * | limits     | rlimits and the capability bounding set, while still privileged: lowering a hard limit is allowed but raising one later is not, and dropping from the bounding set needs CAP_SETPCAP |
  * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
- * | privileges | capabilities and no_new_privs, after the identity change that would otherwise clear them |
+ * | privileges | capset, ambient capabilities and no_new_privs, after the identity change that would otherwise clear them |
  * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
  * | exec       | execve of the container process, after the start barrier |
  */
@@ -107,7 +107,8 @@ export type Step =
   | { op: 'setresuid'; uid: number }
   /** `soft` and `hard` of -1 mean RLIM_INFINITY; `name` (RLIMIT_NOFILE, ...) is for messages only. */
   | { op: 'setrlimit'; resource: number; soft: number; hard: number; name?: string }
-  | { op: 'prctl'; option: number; args: [number, number, number, number] }
+  /** `name` (the capability of PR_CAPBSET_DROP, ...) replaces the numeric arguments in messages. */
+  | { op: 'prctl'; option: number; args: [number, number, number, number]; name?: string }
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
@@ -117,7 +118,9 @@ export type Step =
    * SECCOMP_FILTER_FLAG_* bits; with `listener` the kernel also returns a user notification fd,
    * which the child hands to the parent (sync message LISTENER) before it goes on.
    */
-  | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean };
+  | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean }
+  /** Capability sets as masks, bit N for capability N; `names` lists them for messages only. */
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; names?: { effective: string[]; permitted: string[]; inheritable: string[] } };
 
 export type StepOp = Step['op'];
 
