@@ -71,7 +71,7 @@ function validateMounts(validation: ValidationContext, options: MountPluginOptio
   if (options.overlay !== undefined && spec.root === undefined) validation.problem('root', 'an overlay root needs root.path, the image directory that becomes its lower layer');
   (spec.mounts ?? []).forEach((mount, i) => validateMount(validation, mount, `mounts[${i}]`));
   validateDevices(validation, spec.linux?.devices ?? [], findNamespace(spec, 'user') !== undefined);
-  if (options.policy !== undefined) reportDenials(validation, policyDenials(spec, options.policy));
+  if (options.policy !== undefined) reportDenials(validation, PLUGIN_NAME, policyDenials(spec, options.policy));
   for (const field of ['maskedPaths', 'readonlyPaths'] as const) validatePaths(validation, `linux.${field}`, spec.linux?.[field]);
 }
 

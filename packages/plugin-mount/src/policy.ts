@@ -83,9 +83,11 @@ export function policyDenials(spec: ContainerSpec, policy: MountPolicy): PolicyD
   return denials;
 }
 
-/** Reports each denial as a spec problem that names the mount and the rule. */
-export function reportDenials(validation: ValidationContext, denials: readonly PolicyDenial[]): void {
-  for (const denial of denials) validation.problem(denial.path, `denied by mount policy rule ${denial.rule}: ${denial.message}`);
+/** Reports each denial as a spec problem that names the mount and the rule, and as an audit event. */
+export function reportDenials(validation: ValidationContext, plugin: string, denials: readonly PolicyDenial[]): void {
+  for (const denial of denials) {
+    validation.deny(plugin, denial.path, `mount.policy.${denial.rule}`, `denied by mount policy rule ${denial.rule}: ${denial.message}`, { rule: denial.rule, reason: denial.message });
+  }
 }
 
 /** Returns the flags the policy adds to every mount of the spec. */

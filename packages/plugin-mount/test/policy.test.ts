@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, SpecError, type ContainerSpec, type Mount } from '@bulkhead/core';
+import { OCI_VERSION, Runtime, SpecError, type AuditEvent, type ContainerSpec, type Mount } from '@bulkhead/core';
 import { RecordingSyscalls } from '@bulkhead/core/testing';
 import { checkPolicy, mountPlugin, type MountPolicy } from '../src/index.js';
 import { tmpfsSize } from '../src/policy.js';
@@ -97,3 +97,22 @@ const sizes: [string[], number | undefined][] = [
 for (const [data, expected] of sizes) {
   test(`tmpfs size ${data.join(',')}`, (t) => t.is(tmpfsSize(data), expected));
 }
+
+test('policy denials are audit events', (t) => {
+  const events: AuditEvent[] = [];
+  const audited = runtime({ allowedTypes: ['tmpfs'], maxMounts: 1 }).onAudit((event) => events.push(event));
+  t.throws(() => audited.validate(spec([tmpfs('/a', 'size=1k'), { destination: '/data', source: '/srv', options: ['rbind'] }]), undefined, 'audited'));
+  t.deepEqual(
+    events.map(({ time: _time, ...event }) => event),
+    [
+      { container: 'audited', plugin: '@bulkhead/plugin-mount', decision: 'deny', action: 'mount.policy.maxMounts', field: 'mounts[1]', detail: { rule: 'maxMounts', reason: 'the spec has 2 mounts and the policy allows at most 1' } },
+      { container: 'audited', plugin: '@bulkhead/plugin-mount', decision: 'deny', action: 'mount.policy.allowedTypes', field: 'mounts[1]', detail: { rule: 'allowedTypes', reason: 'type bind at /data is not one of the allowed types tmpfs' } },
+    ],
+  );
+});
+
+test('allowed mounts make no audit event', (t) => {
+  const events: AuditEvent[] = [];
+  runtime({ allowedTypes: ['tmpfs'] }).onAudit((event) => events.push(event)).validate(spec([tmpfs('/a', 'size=1k')]));
+  t.deepEqual(events, []);
+});
