@@ -4,7 +4,7 @@ import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
-import { mountPlugin } from '@bulkhead/plugin-mount';
+import { mountPlugin, type MountPluginOptions } from '@bulkhead/plugin-mount';
 import { netPlugin } from '@bulkhead/plugin-net';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
@@ -19,6 +19,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Run a minimal init as PID 1 instead of the command. */
   init?: boolean;
+  /** The mount plugin's policy, overlay root and /etc files. */
+  mount?: MountPluginOptions;
   /** The syscall layer; tests pass a recording fake. */
   syscalls?: Syscalls;
 }
@@ -40,7 +42,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(timePlugin())
     .use(capabilitiesPlugin())
     .use(pidPlugin({ init: options.init ?? false }))
-    .use(mountPlugin())
+    .use(mountPlugin(options.mount))
     .use(utsPlugin())
     .use(ipcPlugin())
     .use(netPlugin())

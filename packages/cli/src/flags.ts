@@ -1,9 +1,10 @@
 import { parseLevel, ISOLATION_LEVELS, type IsolationLevel } from '@bulkhead/policy';
 import { NETWORK_VALUE_FLAGS, type NetworkFlags } from './network.js';
 import type { ResourceFlags } from './resources.js';
+import { MOUNT_BOOLEAN_FLAGS, MOUNT_REPEATED_FLAGS, MOUNT_VALUE_FLAGS, setMountFlag, type MountFlags } from './mount-flags.js';
 import { usageError } from './usage.js';
 
-export interface ContainerFlags extends ResourceFlags, NetworkFlags {
+export interface ContainerFlags extends ResourceFlags, NetworkFlags, MountFlags {
   rootfs?: string;
   readOnly: boolean;
   hostname?: string;
@@ -53,7 +54,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -61,7 +62,14 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
       break;
     }
     const [name, inline] = splitFlag(word);
-    if (BOOLEAN_FLAGS.has(name)) {
+    if (MOUNT_BOOLEAN_FLAGS.has(name)) {
+      if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
+      setMountFlag(flags, name, undefined);
+    } else if (MOUNT_VALUE_FLAGS.has(name) || MOUNT_REPEATED_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw usageError(`flag --${name} needs a value`);
+      setMountFlag(flags, name, value);
+    } else if (BOOLEAN_FLAGS.has(name)) {
       if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
       setBoolean(flags, name);
     } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || name in NETWORK_VALUE_FLAGS || VALUE_FLAGS.has(name)) {
@@ -72,6 +80,8 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
       throw usageError(`unknown flag ${word}`);
     }
   }
+  if (flags.image !== undefined && flags.rootfs !== undefined) throw usageError('flags --image and --rootfs exclude each other: --image mounts an overlay with the image as its lower layer');
+  if (flags.keep && flags.image === undefined) throw usageError('flag --keep needs --image: it keeps the overlay upper layer');
   if (flags.args.length === 0) throw usageError('missing the command to run; usage: bulkhead run [flags] [--] CMD [ARG...]');
   if ((flags.allowPrivileged || flags.allowNested) && flags.level === undefined) throw usageError('flags --allow-privileged and --allow-nested change an isolation level: give --level too');
   return flags;

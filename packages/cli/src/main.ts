@@ -1,4 +1,5 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
+import type { MountPluginOptions } from '@bulkhead/plugin-mount';
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
@@ -11,12 +12,13 @@ import { runCommand } from './commands/run.js';
 import { featuresCommand, specCommand } from './commands/spec.js';
 import { splitFlag } from './flags.js';
 import { createLogger, parseLogFormat } from './logger.js';
+import { readMountPolicy } from './mount-flags.js';
 import { HELP, usageError } from './usage.js';
 
 export const VERSION = '0.1.0';
 
 export interface GlobalFlags {
-  runtime: { stateRoot?: string; logger?: Logger };
+  runtime: { stateRoot?: string; logger?: Logger; mount?: MountPluginOptions };
   debug: boolean;
 }
 
@@ -81,6 +83,7 @@ async function parseGlobals(argv: readonly string[]): Promise<{ globals: GlobalF
     if (value === undefined || value === '') throw usageError(`flag --${name} needs a value`);
     if (name === 'root') runtime.stateRoot = value;
     else if (name === 'log') log.log = value;
+    else if (name === 'mount-policy') runtime.mount = { policy: readMountPolicy(value) };
     else if (name === 'log-format') log.format = parseLogFormat(value);
     else throw usageError(`unknown global flag --${name}`);
   }

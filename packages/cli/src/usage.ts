@@ -37,7 +37,16 @@ OCI runtime commands, as runc has them:
 
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
+  --image DIR       root filesystem as an overlay: DIR is the read-only lower layer, shared by
+                    every container; the container's changes go to an upper layer under the state root
+  --keep            keep the overlay's upper layer (<state root>/.overlay/ID) after the container is deleted
   --read-only       mount the root filesystem read-only (the built-in root always is)
+  --etc-hostname    bind a written /etc/hostname with the container's hostname
+  --etc-hosts       bind a written /etc/hosts with localhost and the hostname
+  --add-host NAME:ADDRESS  add an /etc/hosts entry (implies --etc-hosts); repeatable
+  --etc-resolv-conf bind a copy of the host's /etc/resolv.conf
+  --dns ADDRESS, --dns-search DOMAIN, --dns-option OPTION
+                    write /etc/resolv.conf with these instead of the host's copy; repeatable
   --hostname NAME   hostname in the container (default: bulkhead)
   --env KEY=VALUE   set an environment variable; repeatable
   --cwd DIR         working directory in the container (default: /)
@@ -81,6 +90,8 @@ Flags of plan only:
 
 Global flags:
   --root DIR        state directory (default: /run/bulkhead)
+  --mount-policy FILE  JSON mount policy for every container: allowedTypes, maxMounts,
+                    maxTmpfsSize (bytes), force {nosuid, nodev, noexec}, readonlyRoot
   --debug           log every step at debug level to stderr
   --log FILE        write logs to FILE instead of stderr
   --log-format text|json

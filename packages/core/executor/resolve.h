@@ -18,10 +18,18 @@ enum mount_create {
 	CREATE_LIKE_SOURCE = 3,
 };
 
-int resolve_open(int root, const char *path, int flags, mode_t mode);
 int resolve_open_parent(int root, const char *path, char buf[PATH_MAX], const char **name);
 int resolve_mkdir_all(int root, const char *path, mode_t mode);
+/* Values of resolve_mount's how arg. */
+enum mount_resolve {
+	/* Follow symlinks inside root, as RESOLVE_IN_ROOT does. */
+	MOUNT_FOLLOW = 0,
+	/* Fail with ELOOP at any symlink on the way, and with ENOTDIR unless the target is a directory. */
+	MOUNT_NOFOLLOW_DIRECTORY = 1,
+};
+
+int resolve_open(int root, const char *path, int flags, mode_t mode);
 int resolve_mount(int root, const char *source, const char *target, const char *fstype,
-		  unsigned long flags, const char *data, int create);
+		  unsigned long flags, const char *data, int create, int how);
 
 #endif

@@ -47,6 +47,9 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_IDMAP_TREE] = { "sfibb", op_idmap_tree },
 	[OP_MOVE_MOUNT] = { "fsr", op_move_mount },
 	[OP_LINK_UP] = { "siii", op_link_up },
+	[OP_MOUNT_NOFOLLOW] = { "?s?i?ri", op_mount_nofollow },
+	[OP_MOUNT_SLOT] = { "fsiri", op_mount_slot },
+	[OP_MKNOD] = { "siiiiir", op_mknod },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

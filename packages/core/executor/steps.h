@@ -19,10 +19,12 @@ typedef int step_function(struct child_context *context, const struct plan_arg *
 const char *op_signature(uint32_t op);
 noreturn void steps_run(const struct plan *plan, int sync_fd);
 int root_fd(const struct child_context *context, const struct plan_arg *root, int *fd);
+int check_id(int64_t id);
 
 /* steps_fs.c */
 step_function op_open_root, op_mount, op_mount_setattr, op_mkdir, op_symlink;
 step_function op_pivot_root, op_write_file, op_open_path, op_wait_fifo;
+step_function op_mount_nofollow, op_mount_slot, op_mknod;
 
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;

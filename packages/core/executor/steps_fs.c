@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,7 +69,7 @@ int op_wait_fifo(struct child_context *context, const struct plan_arg *args)
 	return err;
 }
 
-int op_mount(struct child_context *context, const struct plan_arg *args)
+static int mount_step(struct child_context *context, const struct plan_arg *args, int how)
 {
 	int64_t create = args[6].integer;
 	int root, err;
@@ -79,7 +80,43 @@ int op_mount(struct child_context *context, const struct plan_arg *args)
 	if (err != 0)
 		return err;
 	return errno_of(resolve_mount(root, args[0].string, args[1].string, args[2].string,
-				      (unsigned long)args[3].integer, args[4].string, (int)create));
+				      (unsigned long)args[3].integer, args[4].string, (int)create,
+				      how));
+}
+
+int op_mount(struct child_context *context, const struct plan_arg *args)
+{
+	return mount_step(context, args, MOUNT_FOLLOW);
+}
+
+/* MOUNT for procfs and sysfs: the target must be a real directory, reached without symlinks. */
+int op_mount_nofollow(struct child_context *context, const struct plan_arg *args)
+{
+	return mount_step(context, args, MOUNT_NOFOLLOW_DIRECTORY);
+}
+
+/*
+ * Mounts the object held in a slot on target, through /proc/self/fd/N: a bind of a file the
+ * executor opened itself, such as the /dev/null that masks paths, which the container's
+ * root filesystem cannot have swapped.
+ */
+int op_mount_slot(struct child_context *context, const struct plan_arg *args)
+{
+	char source[64];
+	int64_t create = args[4].integer;
+	int slot = context->slots[args[0].integer];
+	int root, err;
+
+	if (slot < 0)
+		return EBADF;
+	if (create < CREATE_NONE || create > CREATE_LIKE_SOURCE)
+		return EINVAL;
+	err = root_fd(context, &args[3], &root);
+	if (err != 0)
+		return err;
+	snprintf(source, sizeof(source), "/proc/self/fd/%d", slot);
+	return errno_of(resolve_mount(root, source, args[1].string, NULL,
+				      (unsigned long)args[2].integer, NULL, (int)create, MOUNT_FOLLOW));
 }
 
 int op_mount_setattr(struct child_context *context, const struct plan_arg *args)
@@ -177,5 +214,62 @@ int op_write_file(struct child_context *context, const struct plan_arg *args)
 	err = errno_of(write_full(fd, args[1].bytes, args[1].length));
 	if (close(fd) < 0 && err == 0)
 		err = errno;
+	return err;
+}
+
+/* Sets the permission bits and owner of the node just created, through an O_PATH fd of it. */
+static int set_node_attributes(int parent, const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+	char path[64];
+	struct stat st;
+	int fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &st) < 0)
+		err = errno;
+	else if ((st.st_mode & S_IFMT) != (mode & S_IFMT))
+		err = EEXIST;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* chmod through the magic link: fchmod(2) rejects O_PATH fds. */
+	if (err == 0 && chmod(path, mode & 07777) < 0)
+		err = errno;
+	if (err == 0 && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Creates a character device, block device or FIFO at path, whose parent directory must
+ * exist. mknod(2) applies the umask, so the mode's permission bits and the owner are set
+ * afterwards on the node itself, never through a symlink.
+ */
+int op_mknod(struct child_context *context, const struct plan_arg *args)
+{
+	char buf[PATH_MAX];
+	const char *name;
+	int64_t mode = args[1].integer, major = args[2].integer, minor = args[3].integer;
+	int64_t type = mode & S_IFMT;
+	int root, parent, err;
+
+	if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO)
+		return EINVAL;
+	if ((mode & ~(int64_t)(S_IFMT | 07777)) != 0 || major < 0 || major > UINT_MAX || minor < 0 ||
+	    minor > UINT_MAX || check_id(args[4].integer) != 0 || check_id(args[5].integer) != 0)
+		return EINVAL;
+	err = root_fd(context, &args[6], &root);
+	if (err != 0)
+		return err;
+	parent = resolve_open_parent(root, args[0].string, buf, &name);
+	if (parent < 0)
+		return errno;
+	if (mknodat(parent, name, (mode_t)mode, makedev((unsigned int)major, (unsigned int)minor)) < 0)
+		err = errno;
+	else
+		err = set_node_attributes(parent, name, (mode_t)mode, (uid_t)args[4].integer,
+					  (gid_t)args[5].integer);
+	close(parent);
 	return err;
 }

@@ -24,7 +24,7 @@ static int errno_of(int rc)
  * Rejects ids outside 0..UINT32_MAX - 1, because (uid_t)-1 would make
  * setresuid and setresgid leave the id unchanged and report success.
  */
-static int check_id(int64_t id)
+int check_id(int64_t id)
 {
 	return id >= 0 && id < (int64_t)UINT32_MAX ? 0 : EINVAL;
 }

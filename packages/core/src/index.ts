@@ -32,7 +32,7 @@ export {
   type ErrorCodeValue,
   type SpecProblem,
 } from './errors.js';
-export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type IdMapping, type TimeOffset, type Namespace, type NamespaceType, type Linux, type Capabilities, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
+export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, type ContainerStatus, type Process, type Root, type Mount, type IdMapping, type TimeOffset, type Namespace, type NamespaceType, type Linux, type LinuxDevice, type Capabilities, type User, type Rlimit, type Hook, type Hooks as OciHooks } from './spec.js';
 export { readConfig } from './config.js';
 export { probeKernel, type KernelFeatures } from './features.js';
 export { runInNamespaces, type ExecOptions } from './exec.js';

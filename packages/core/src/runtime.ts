@@ -92,7 +92,7 @@ export class Runtime {
   }
 
   /** Validates a spec with the core's checks and every plugin's; throws SpecError listing all problems. */
-  validate(spec: ContainerSpec, bundle?: string): ValidationContext {
+  validate(spec: ContainerSpec, bundle?: string, id?: string): ValidationContext {
     const validation = new ValidationContext(spec, bundle);
     // Types first: plugins' validators may then trust the shape of what they read.
     if (!validateShape(validation)) throw new SpecError(validation.problems);
@@ -101,9 +101,25 @@ export class Runtime {
       field: (path) => this.claims.fieldOwner(path),
     });
     this.hooks.validate.call(validation);
-    if (validation.problems.length > 0) throw new SpecError(validation.problems);
+    if (validation.problems.length > 0) {
+      this.auditDenials(validation, id);
+      throw new SpecError(validation.problems);
+    }
     for (const warning of validation.warnings) this.log.warn({ field: warning.path }, warning.message);
     return validation;
+  }
+
+  /**
+   * Sends each policy denial of a failed validation to the audit listeners and the log. No state
+   * directory exists yet, so there is no audit file; `container` is empty when no id was given.
+   */
+  private auditDenials(validation: ValidationContext, id: string | undefined): void {
+    const trail = new AuditTrail(this.auditListeners);
+    for (const denial of validation.denials) {
+      const event = { time: new Date().toISOString(), container: id ?? '', ...denial };
+      this.log.info({ audit: event }, `audit: ${denial.decision} ${denial.action}`);
+      trail.write(event);
+    }
   }
 
   /** Builds the plan of a container without touching the host: validate and plan only. */
@@ -118,7 +134,9 @@ export class Runtime {
    * is thrown.
    */
   async create(spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerHandle> {
-    this.validate(spec, options.bundle);
+    // The id is chosen first, so that audit events of denials in validation name it.
+    options = { ...options, id: options.id ?? generateId() };
+    this.validate(spec, options.bundle, options.id);
     const container = this.newContainer(spec, options);
     if (options.detach !== true) return this.createLocked(container, options);
     return withLock(this.syscalls, this.stateRoot, container.id, () => this.createLocked(container, options), { mustExist: false }).catch((error: unknown) => {

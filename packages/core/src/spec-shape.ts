@@ -55,6 +55,7 @@ const SPEC_SHAPE = object(
       rootfsPropagation: string,
       maskedPaths: array(string),
       readonlyPaths: array(string),
+      devices: array(object({ path: string, type: string, major: integer, minor: integer, fileMode: integer, uid: integer, gid: integer }, ['path', 'type'])),
       sysctl: record(string),
       cgroupsPath: string,
       resources: object({}),

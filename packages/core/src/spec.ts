@@ -103,6 +103,17 @@ export interface Namespace {
   path?: string;
 }
 
+/** A device node to create in the container: `type` is c (or u, unbuffered), b or p (a FIFO). */
+export interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
 export interface Linux {
   namespaces?: Namespace[];
   uidMappings?: IdMapping[];
@@ -112,6 +123,7 @@ export interface Linux {
   rootfsPropagation?: 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  devices?: LinuxDevice[];
   sysctl?: Record<string, string>;
   cgroupsPath?: string;
   resources?: Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import type { AuditRecord } from './audit.js';
 import type { SpecProblem } from './errors.js';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import type { ContainerSpec } from './spec.js';
@@ -7,6 +8,8 @@ import type { ContainerSpec } from './spec.js';
 export class ValidationContext {
   readonly problems: SpecProblem[] = [];
   readonly warnings: SpecProblem[] = [];
+  /** Policy denials reported with `deny`; the runtime turns each into an audit event. */
+  readonly denials: AuditRecord[] = [];
 
   constructor(
     readonly spec: ContainerSpec,
@@ -17,6 +20,15 @@ export class ValidationContext {
   /** Reports an invalid field by its JSON path, such as "process.args[0]". */
   problem(path: string, message: string): void {
     this.problems.push({ path, message });
+  }
+
+  /**
+   * Reports a field that an operator's policy denies: a problem like any other, and also an
+   * audit event with decision "deny", this action and the field as its JSON path.
+   */
+  deny(plugin: string, path: string, action: string, message: string, detail?: Record<string, unknown>): void {
+    this.problem(path, message);
+    this.denials.push({ plugin, decision: 'deny', action, field: path, ...(detail === undefined ? {} : { detail }) });
   }
 
   /** Reports a field that is accepted but ignored or degraded. */

@@ -1,4 +1,5 @@
 import { lstatSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Plan } from '@bulkhead/core';
 
 /** Host directories the built-in root shares read-only. */
@@ -11,24 +12,32 @@ const HIDDEN_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshad
  * Plans the built-in root: a fresh tmpfs holding read-only binds of the host's system
  * directories (or the same symlinks where the host has merged /usr), and a writable /tmp of
  * 64 MiB. The tmpfs itself becomes read-only after pivot_root. The
- * tmpfs is mounted over the container's state directory inside the container's own mount
- * namespace, so the host sees no mount at all.
+ * tmpfs is mounted on `<state dir>/rootfs` inside the container's own mount namespace, so the
+ * host's mount table gets no entry, and the rest of the state directory stays visible to later steps.
+ * Password hashes are hidden behind the /dev/null held in devNullSlot. prepare has made the
+ * mount point, as the host's root, because the container's root may be mapped to another uid.
  */
-export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, recursiveReadonly: boolean): void {
+export function planBuiltinRoot(plan: Plan, plugin: string, stateDir: string, recursiveReadonly: boolean, devNullSlot: string): void {
+  const mountPoint = builtinRootMountPoint(stateDir);
   // Small: after setup it holds only mount points and links, and it is made read-only after pivot_root.
-  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: stateDir }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755,size=1m', create: 'none' });
-  plan.add(plugin, 'filesystem', { op: 'open-root', path: stateDir, slot: 'rootfs' });
+  plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: mountPoint }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: 'mode=755,size=1m', create: 'none' });
+  plan.add(plugin, 'filesystem', { op: 'open-root', path: mountPoint, slot: 'rootfs' });
 
   for (const directory of HOST_DIRECTORIES) planHostDirectory(plan, plugin, directory, recursiveReadonly);
   for (const file of HIDDEN_FILES) {
     if (existsOnHost(file)) {
-      plan.add(plugin, 'filesystem', { op: 'mount', source: '/dev/null', target: { path: file, root: 'rootfs' }, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' });
+      plan.add(plugin, 'filesystem', { op: 'mount-slot', slot: devNullSlot, target: { path: file, root: 'rootfs' }, flags: ['MS_BIND'], create: 'none' });
     }
   }
   for (const directory of ['/tmp', '/root', '/proc', '/dev', '/sys']) {
     plan.add(plugin, 'filesystem', { op: 'mkdir', target: { path: directory, root: 'rootfs' }, mode: directory === '/tmp' ? 0o1777 : 0o755 });
   }
   plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target: { path: '/tmp', root: 'rootfs' }, fstype: 'tmpfs', flags: ['MS_NOSUID', 'MS_NODEV'], data: `mode=1777,size=${BUILTIN_TMP_SIZE}`, create: 'directory' });
+}
+
+/** Returns where the built-in root is mounted, inside the container's state directory. */
+export function builtinRootMountPoint(stateDir: string): string {
+  return join(stateDir, 'rootfs');
 }
 
 /** Size of the built-in root's writable /tmp: the size runc's default spec gives /dev/shm. */

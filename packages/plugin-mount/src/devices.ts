@@ -13,11 +13,13 @@ const DEV_SYMLINKS: readonly [string, string][] = [
 ];
 
 /**
- * Fills a fresh /dev: the default device nodes, the standard links, and /dev/ptmx pointing at
- * the devpts instance when the spec mounts one at /dev/pts.
+ * Fills a fresh /dev: the default device nodes, except those `linux.devices` lists (specPaths),
+ * the standard links, and /dev/ptmx pointing at the devpts instance when the spec mounts one at
+ * /dev/pts.
  */
-export function planDevices(plan: Plan, plugin: string, hasDevpts: boolean): void {
+export function planDevices(plan: Plan, plugin: string, hasDevpts: boolean, specPaths: readonly string[] = []): void {
   for (const device of DEFAULT_DEVICES) {
+    if (specPaths.includes(`/dev/${device}`)) continue;
     plan.add(plugin, 'filesystem', {
       op: 'mount',
       source: `/dev/${device}`,

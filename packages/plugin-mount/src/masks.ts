@@ -1,7 +1,19 @@
 import type { MountFlag, PathArg, Plan, Step } from '@bulkhead/core';
 
+/** Slot of the /dev/null that masks files. */
+export const DEV_NULL_SLOT = 'dev-null';
+
 /**
- * Plans `linux.maskedPaths`: /dev/null is bound over a file, and an empty read-only tmpfs is
+ * Opens the host's /dev/null into a slot before the root filesystem is reached, so masks bind a
+ * device the runtime opened itself and never a path inside the root that the container could
+ * have replaced.
+ */
+export function planDevNull(plan: Plan, plugin: string): void {
+  plan.add(plugin, 'filesystem', { op: 'open-path', path: '/dev/null', slot: DEV_NULL_SLOT });
+}
+
+/**
+ * Plans `linux.maskedPaths`: the /dev/null of the slot is bound over a file, and an empty read-only tmpfs is
  * mounted over a directory. The plan cannot know which one a path is (most live in /proc, which
  * exists only in the child), so both steps are planned and each tolerates the errno of the wrong
  * kind: binding a file over a directory fails with ENOTDIR, and so does mounting a tmpfs over a
@@ -10,7 +22,7 @@ import type { MountFlag, PathArg, Plan, Step } from '@bulkhead/core';
 export function planMaskedPaths(plan: Plan, plugin: string, paths: readonly string[]): void {
   for (const path of paths) {
     const target = { path, root: 'rootfs' };
-    plan.add(plugin, 'pivot', { op: 'mount', source: '/dev/null', target, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' }, ['ENOENT', 'ENOTDIR']);
+    plan.add(plugin, 'pivot', { op: 'mount-slot', slot: DEV_NULL_SLOT, target, flags: ['MS_BIND'], create: 'none' }, ['ENOENT', 'ENOTDIR']);
     plan.add(plugin, 'pivot', { op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: ['MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: 'size=0', create: 'none' }, ['ENOENT', 'ENOTDIR']);
   }
 }

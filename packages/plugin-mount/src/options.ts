@@ -1,4 +1,4 @@
-import type { MountFlag } from '@bulkhead/core';
+import type { MountAttr, MountFlag } from '@bulkhead/core';
 
 /** A mount's options, split into what mount(2) takes as flags and what it takes as data. */
 export interface ParsedOptions {
@@ -14,6 +14,8 @@ export interface ParsedOptions {
   idmap: 'none' | 'idmap' | 'ridmap';
   /** Options this runtime does not support, reported by validation. */
   unsupported: string[];
+  /** mount_setattr(2) attributes of the recursive options (rro, rnosuid, ...), for the mount and every mount below it. */
+  recursiveAttrs: { set: MountAttr[]; clear: MountAttr[]; options: string[] };
 }
 
 /** Options that set a flag, and those that clear one ("rw" clears MS_RDONLY). */
@@ -62,13 +64,41 @@ const PROPAGATION: Record<string, MountFlag[]> = {
   runbindable: ['MS_UNBINDABLE', 'MS_REC'],
 };
 
+/**
+ * The recursive options, applied with mount_setattr(AT_RECURSIVE): what each sets and clears.
+ * The atime options clear the whole atime field first, because the kernel takes one atime mode.
+ * "ratime" and "rnostrictatime" go back to the default, relatime, and "rnorelatime" means strictatime.
+ */
+const RECURSIVE: Record<string, { set: MountAttr[]; clear: MountAttr[] }> = {
+  rro: { set: ['MOUNT_ATTR_RDONLY'], clear: [] },
+  rrw: { set: [], clear: ['MOUNT_ATTR_RDONLY'] },
+  rnosuid: { set: ['MOUNT_ATTR_NOSUID'], clear: [] },
+  rsuid: { set: [], clear: ['MOUNT_ATTR_NOSUID'] },
+  rnodev: { set: ['MOUNT_ATTR_NODEV'], clear: [] },
+  rdev: { set: [], clear: ['MOUNT_ATTR_NODEV'] },
+  rnoexec: { set: ['MOUNT_ATTR_NOEXEC'], clear: [] },
+  rexec: { set: [], clear: ['MOUNT_ATTR_NOEXEC'] },
+  rnosymfollow: { set: ['MOUNT_ATTR_NOSYMFOLLOW'], clear: [] },
+  rsymfollow: { set: [], clear: ['MOUNT_ATTR_NOSYMFOLLOW'] },
+  rnodiratime: { set: ['MOUNT_ATTR_NODIRATIME'], clear: [] },
+  rdiratime: { set: [], clear: ['MOUNT_ATTR_NODIRATIME'] },
+  rrelatime: { set: [], clear: ['MOUNT_ATTR__ATIME'] },
+  ratime: { set: [], clear: ['MOUNT_ATTR__ATIME'] },
+  rnostrictatime: { set: [], clear: ['MOUNT_ATTR__ATIME'] },
+  rnoatime: { set: ['MOUNT_ATTR_NOATIME'], clear: ['MOUNT_ATTR__ATIME'] },
+  rstrictatime: { set: ['MOUNT_ATTR_STRICTATIME'], clear: ['MOUNT_ATTR__ATIME'] },
+  rnorelatime: { set: ['MOUNT_ATTR_STRICTATIME'], clear: ['MOUNT_ATTR__ATIME'] },
+};
+
 /** Options that other runtimes accept but bulkhead does not implement yet. */
 const UNSUPPORTED = new Set(['tmpcopyup', 'copy-symlink']);
 
 /** Parses OCI mount options (the fstab words) in order; a later word overrides an earlier one. */
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
   const flags = new Set<MountFlag>();
-  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, idmap: 'none', data: [], unsupported: [] };
+  const set = new Set<MountAttr>();
+  const clear = new Set<MountAttr>();
+  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, idmap: 'none', data: [], unsupported: [], recursiveAttrs: { set: [], clear: [], options: [] } };
   for (const option of options) {
     if (option === 'bind' || option === 'rbind') {
       parsed.bind = true;
@@ -79,6 +109,9 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
       flags.add(SETS[option]!);
     } else if (option in CLEARS) {
       flags.delete(CLEARS[option]!);
+    } else if (option in RECURSIVE) {
+      applyRecursive(RECURSIVE[option]!, set, clear);
+      parsed.recursiveAttrs.options.push(option);
     } else if (option in PROPAGATION) {
       parsed.propagation = PROPAGATION[option]!;
     } else if (UNSUPPORTED.has(option) || option.startsWith('X-')) {
@@ -88,5 +121,23 @@ export function parseMountOptions(options: readonly string[] = []): ParsedOption
     }
   }
   parsed.flags = [...flags];
+  parsed.recursiveAttrs.set = [...set];
+  parsed.recursiveAttrs.clear = [...clear];
   return parsed;
+}
+
+/** Adds one recursive option to the attributes so far; a later option overrides an earlier one. */
+function applyRecursive(option: { set: MountAttr[]; clear: MountAttr[] }, set: Set<MountAttr>, clear: Set<MountAttr>): void {
+  if (option.clear.includes('MOUNT_ATTR__ATIME')) {
+    for (const atime of ['MOUNT_ATTR_NOATIME', 'MOUNT_ATTR_STRICTATIME'] as const) set.delete(atime);
+  }
+  for (const attr of option.clear) {
+    set.delete(attr);
+    clear.add(attr);
+  }
+  for (const attr of option.set) {
+    clear.delete(attr);
+    set.add(attr);
+  }
+  if (set.has('MOUNT_ATTR_NOATIME') || set.has('MOUNT_ATTR_STRICTATIME')) clear.add('MOUNT_ATTR__ATIME');
 }

@@ -14,6 +14,12 @@ const cases: [string[], Partial<ReturnType<typeof parseMountOptions>>][] = [
   [['idmap'], { idmap: 'idmap', unsupported: [] }],
   [['rbind', 'ridmap'], { idmap: 'ridmap', recursive: true }],
   [['tmpcopyup'], { unsupported: ['tmpcopyup'] }],
+  [['rbind', 'rro', 'rnosuid'], { flags: [], recursiveAttrs: { set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID'], clear: [], options: ['rro', 'rnosuid'] } }],
+  [['rro', 'rrw'], { recursiveAttrs: { set: [], clear: ['MOUNT_ATTR_RDONLY'], options: ['rro', 'rrw'] } }],
+  [['rnoatime'], { recursiveAttrs: { set: ['MOUNT_ATTR_NOATIME'], clear: ['MOUNT_ATTR__ATIME'], options: ['rnoatime'] } }],
+  [['rnoatime', 'rrelatime'], { recursiveAttrs: { set: [], clear: ['MOUNT_ATTR__ATIME'], options: ['rnoatime', 'rrelatime'] } }],
+  [['relatime', 'noatime'], { flags: ['MS_RELATIME', 'MS_NOATIME'] }],
+  [['mode=1777', 'uid=1000', 'gid=1000', 'size=1m'], { data: ['mode=1777', 'uid=1000', 'gid=1000', 'size=1m'] }],
 ];
 
 for (const [options, expected] of cases) {

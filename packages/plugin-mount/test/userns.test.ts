@@ -23,33 +23,37 @@ function spec(extra: Partial<ContainerSpec> = {}, namespaces: NamespaceType[] = 
   return { ociVersion: OCI_VERSION, process: { args: ['sh'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }, ...namespaces.map((type) => ({ type }))] }, ...extra };
 }
 
-const mine = (steps: PlannedStep[]) => steps.filter((s) => s.plugin === '@bulkhead/plugin-mount').map((s) => s.step);
+/** The mount plugin's steps after it opened the root: those the tests below look at. */
+const mine = (steps: PlannedStep[]) => {
+  const own = steps.filter((s) => s.plugin === '@bulkhead/plugin-mount').map((s) => s.step);
+  return own.slice(own.findIndex((step) => step.op === 'open-root') + 1);
+};
 const sysfs = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
 
 test('sysfs without own netns binds /sys', (t) => {
   const steps = mine(runtime().describe(spec({ mounts: [sysfs] })).steps());
-  t.like(steps[3], { op: 'mount', source: '/sys', target: { path: '/sys', root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'] });
-  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NOEXEC', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
+  t.like(steps[0], { op: 'mount', source: '/sys', target: { path: '/sys', root: 'rootfs' }, fstype: null, flags: ['MS_BIND', 'MS_REC'] });
+  t.deepEqual(steps[1], { op: 'mount-setattr', target: { path: '/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NOEXEC', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
 });
 
 test('sysfs with own netns is new', (t) => {
   const steps = mine(runtime({ namespaces: ['user', 'network'] }).describe(spec({ mounts: [sysfs] }, ['user', 'network'])).steps());
-  t.like(steps[3], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
+  t.like(steps[0], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
 });
 
 test('sysfs without a user namespace is a new sysfs', (t) => {
   const steps = mine(runtime({ namespaces: [] }).describe(spec({ mounts: [sysfs] }, [])).steps());
-  t.like(steps[3], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
+  t.like(steps[0], { op: 'mount', source: 'sysfs', fstype: 'sysfs' });
 });
 
 test('bind flags in a user namespace use mount_setattr, keeping locked flags', (t) => {
   const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/data', source: '/srv', options: ['rbind', 'ro'] }] })).steps());
-  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/data', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
+  t.deepEqual(steps[1], { op: 'mount-setattr', target: { path: '/data', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY'], clear: [], propagation: null, recursive: true });
 });
 
 test('bind flags that mount_setattr cannot express keep the remount', (t) => {
   const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/data', source: '/srv', options: ['bind', 'ro', 'noatime'] }] })).steps());
-  t.like(steps[4], { op: 'mount', flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOATIME'] });
+  t.like(steps[1], { op: 'mount', flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOATIME'] });
 });
 
 test('read-only root in a user namespace uses mount_setattr', (t) => {
@@ -64,7 +68,7 @@ test('read-only root before Linux 5.12 falls back to a remount', (t) => {
 
 test('read-only paths in a user namespace use mount_setattr', (t) => {
   const steps = mine(runtime().describe(spec({ linux: { namespaces: [{ type: 'mount' }, { type: 'user' }], readonlyPaths: ['/proc/sys'] } })).steps());
-  t.deepEqual(steps[4], { op: 'mount-setattr', target: { path: '/proc/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_NOEXEC'], clear: [], propagation: null, recursive: false });
+  t.deepEqual(steps[1], { op: 'mount-setattr', target: { path: '/proc/sys', root: 'rootfs' }, set: ['MOUNT_ATTR_RDONLY', 'MOUNT_ATTR_NOSUID', 'MOUNT_ATTR_NODEV', 'MOUNT_ATTR_NOEXEC'], clear: [], propagation: null, recursive: false });
 });
 
 const maps = [{ containerID: 0, hostID: 300000, size: 65536 }];
@@ -72,7 +76,7 @@ const maps = [{ containerID: 0, hostID: 300000, size: 65536 }];
 test('idmap bind is prepared before clone and attached in the root', (t) => {
   const linux = { namespaces: [{ type: 'mount' as const }, { type: 'user' as const }], uidMappings: maps, gidMappings: maps };
   const steps = mine(runtime().describe(spec({ linux, mounts: [{ destination: '/data', source: rootfs, options: ['rbind', 'ridmap', 'ro'] }] })).steps());
-  t.deepEqual(steps.slice(3, 7), [
+  t.deepEqual(steps.slice(0, 4), [
     { op: 'idmap-tree', source: rootfs, slot: 'idmap-0', recursive: true, recursiveIdmap: true, uidMappings: maps, gidMappings: maps },
     { op: 'mkdir', target: { path: '/data', root: 'rootfs' }, mode: 0o755 },
     { op: 'move-mount', slot: 'idmap-0', target: { path: '/data', root: 'rootfs' } },
@@ -84,7 +88,7 @@ test('idmap mount takes its own mappings first', (t) => {
   const own = [{ containerID: 0, hostID: 1000, size: 1 }];
   const linux = { namespaces: [{ type: 'mount' as const }, { type: 'user' as const }], uidMappings: maps, gidMappings: maps };
   const steps = mine(runtime().describe(spec({ linux, mounts: [{ destination: '/data', source: rootfs, options: ['bind', 'idmap'], uidMappings: own, gidMappings: own }] })).steps());
-  t.like(steps[3], { op: 'idmap-tree', recursive: false, recursiveIdmap: false, uidMappings: own, gidMappings: own });
+  t.like(steps[0], { op: 'idmap-tree', recursive: false, recursiveIdmap: false, uidMappings: own, gidMappings: own });
 });
 
 test('idmap without any mappings is rejected', (t) => {

@@ -1,13 +1,14 @@
 import { DEFAULT_STATE_ROOT, defaultStateRoot, formatSteps } from '@bulkhead/core';
 import { createRuntime } from '../compose.js';
 import { parseContainerFlags } from '../flags.js';
+import { mountOptionsFromFlags } from '../mount-flags.js';
 import type { GlobalFlags } from '../main.js';
 import { specFromFlags } from './run.js';
 
 /** `bulkhead plan`: prints the child program of a container built from the flags, without running it. */
 export async function planCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   const flags = parseContainerFlags(argv);
-  const runtime = createRuntime({ ...globals.runtime, stateRoot: globals.runtime.stateRoot ?? planStateRoot(), init: flags.init });
+  const runtime = createRuntime({ ...globals.runtime, stateRoot: globals.runtime.stateRoot ?? planStateRoot(), init: flags.init, mount: mountOptionsFromFlags(flags, globals.runtime.mount) });
   const plan = runtime.describe(specFromFlags(flags), { dieWithParent: true, ...(flags.id === undefined ? {} : { id: flags.id }) });
   if (flags.json) {
     process.stdout.write(JSON.stringify({ namespaces: plan.namespaces, timeOffsets: plan.timeOffsets, steps: plan.steps() }, null, 2) + '\n');

@@ -13,6 +13,7 @@ import { applyNetworkFlags } from '../network.js';
 import { applyResourceFlags } from '../resources.js';
 import { makeRootless } from '../rootless.js';
 import { applySeccompFlag } from '../seccomp.js';
+import { mountOptionsFromFlags } from '../mount-flags.js';
 import type { GlobalFlags } from '../main.js';
 import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '../adjust.js';
 
@@ -30,7 +31,7 @@ const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket)(=|
 export async function runCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   if (isOciRun(argv)) return ociRunCommand(argv, globals);
   const flags = parseContainerFlags(argv);
-  const runtime = createRuntime({ ...globals.runtime, init: flags.init });
+  const runtime = createRuntime({ ...globals.runtime, init: flags.init, mount: mountOptionsFromFlags(flags, globals.runtime.mount) });
   const spec = specFromFlags(flags);
   return runAndWait(runtime, spec, flags.id === undefined ? {} : { id: flags.id });
 }
@@ -58,6 +59,7 @@ export function specFromFlags(flags: ContainerFlags) {
     env: flags.env,
     readonly: flags.readOnly,
     ...(flags.rootfs === undefined ? {} : { rootfs: flags.rootfs }),
+    ...(flags.image === undefined ? {} : { rootfs: flags.image }),
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });

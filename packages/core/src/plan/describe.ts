@@ -19,8 +19,12 @@ export function describeStep(step: Step): string {
     case 'mount': {
       const what = step.flags.includes('MS_BIND') ? `bind ${quote(step.source ?? '')}` : `mount ${step.fstype ?? 'none'} ${quote(step.source ?? 'none')}`;
       const options = [...step.flags, ...(step.data === null ? [] : [step.data])].join(',');
-      return `${what} on ${where(step.target)}${options === '' ? '' : ` (${options})`}`;
+      return `${what} on ${where(step.target)}${options === '' ? '' : ` (${options})`}${step.nofollow === true ? ' without following symlinks' : ''}`;
     }
+    case 'mount-slot':
+      return `bind ${step.slot} on ${where(step.target)}${step.flags.length === 0 ? '' : ` (${step.flags.join(',')})`}`;
+    case 'mknod':
+      return `mknod ${where(step.target)} ${step.type} ${step.major}:${step.minor} mode ${step.mode.toString(8)} uid ${step.uid} gid ${step.gid}`;
     case 'mount-setattr':
       return `mount_setattr ${where(step.target)} set [${step.set.join(',')}] clear [${step.clear.join(',')}]${step.propagation === null ? '' : ` ${step.propagation}`}${step.recursive ? ' recursive' : ''}`;
     case 'mkdir':
@@ -88,6 +92,10 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'EACCES') return 'the file is not executable, or a directory on its path is not searchable';
   if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
+  if (step.op === 'mount' && step.nofollow === true && (errnoName === 'ELOOP' || errnoName === 'ENOTDIR')) return 'procfs and sysfs mount only on a real directory, and the target or a directory on its path is a symlink or not a directory';
+  if (step.op === 'mount' && step.flags.includes('MS_REMOUNT') && errnoName === 'EPERM') return 'the kernel refused to change flags it locked on this mount, such as nosuid in a user namespace';
+  if (step.op === 'mknod' && errnoName === 'EPERM') return 'creating device nodes needs CAP_MKNOD in the initial user namespace';
+  if (step.op === 'mount-setattr' && errnoName === 'ENOSYS') return 'mount_setattr needs Linux 5.12';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
   if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
   if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';

@@ -33,11 +33,19 @@ const OPS: Record<Step['op'], number> = {
   seccomp: 24,
   'idmap-tree': 28,
   'move-mount': 29,
+  'mount-slot': 32,
+  mknod: 33,
   'link-up': 34,
 };
 
 /** clockid_t values that /proc/PID/timens_offsets takes. */
 const CLOCK_IDS = { monotonic: 1, boottime: 7 } as const;
+
+/** File type bits of mknod(2)'s mode, by the OCI device type. */
+const NODE_TYPES = { c: 0o020000, b: 0o060000, p: 0o010000 } as const;
+
+/** MOUNT_NOFOLLOW: MOUNT's args, with a target that must be reached without symlinks. */
+const OP_MOUNT_NOFOLLOW = 31;
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
@@ -91,7 +99,7 @@ function cloneFlags(plan: Plan): number {
 }
 
 function encodeStep(writer: Writer, planned: PlannedStep, slots: SlotTable): void {
-  writer.u32(OPS[planned.step.op]);
+  writer.u32(planned.step.op === 'mount' && planned.step.nofollow === true ? OP_MOUNT_NOFOLLOW : OPS[planned.step.op]);
   writer.u32(planned.tolerate.length);
   for (const name of planned.tolerate) writer.i32(errnoNumber(name));
   const args = stepArgs(planned.step, slots);
@@ -108,6 +116,10 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [str(step.path), int(slots.define(step.slot))];
     case 'mount':
       return [str(step.source), str(step.target.path), str(step.fstype), int(mountFlags(step.flags)), str(step.data), root(step.target), int(CREATE[step.create])];
+    case 'mount-slot':
+      return [int(slots.lookup(step.slot)), str(step.target.path), int(mountFlags(step.flags)), root(step.target), int(CREATE[step.create])];
+    case 'mknod':
+      return [str(step.target.path), int(NODE_TYPES[step.type] | step.mode), int(step.major), int(step.minor), int(step.uid), int(step.gid), root(step.target)];
     case 'mount-setattr':
       return [str(step.target.path), root(step.target), int(attrs(step.set)), int(attrs(step.clear)), int(step.propagation === null ? 0 : MOUNT_FLAGS[step.propagation]), int(step.recursive ? AT_RECURSIVE : 0)];
     case 'mkdir':

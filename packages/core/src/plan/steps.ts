@@ -50,6 +50,11 @@ export const MOUNT_ATTRS = Object.freeze({
   MOUNT_ATTR_NOSUID: 0x2,
   MOUNT_ATTR_NODEV: 0x4,
   MOUNT_ATTR_NOEXEC: 0x8,
+  /** The atime mode's bits: clear them to set MOUNT_ATTR_RELATIME (0), NOATIME or STRICTATIME. */
+  MOUNT_ATTR__ATIME: 0x70,
+  MOUNT_ATTR_NOATIME: 0x10,
+  MOUNT_ATTR_STRICTATIME: 0x20,
+  MOUNT_ATTR_NODIRATIME: 0x80,
   MOUNT_ATTR_NOSYMFOLLOW: 0x200000,
 } as const);
 export type MountAttr = keyof typeof MOUNT_ATTRS;
@@ -76,7 +81,16 @@ export type Step =
       data: string | null;
       /** What to create at the target when it is missing; 'auto' means a file for a non-directory bind source. */
       create: 'none' | 'directory' | 'file' | 'auto';
+      /**
+       * The target must be a directory reached without any symlink (openat2 RESOLVE_NO_SYMLINKS),
+       * for procfs and sysfs; needs a `root`.
+       */
+      nofollow?: boolean;
     }
+  /** Binds the file held in a slot (opened by an open-path step) on the target. */
+  | { op: 'mount-slot'; slot: string; target: PathArg; flags: MountFlag[]; create: 'none' | 'directory' | 'file' | 'auto' }
+  /** A character device, block device or FIFO with these permission bits and owner; the parent directory must exist. */
+  | { op: 'mknod'; target: PathArg; type: 'c' | 'b' | 'p'; major: number; minor: number; mode: number; uid: number; gid: number }
   | { op: 'mount-setattr'; target: PathArg; set: MountAttr[]; clear: MountAttr[]; propagation: MountFlag | null; recursive: boolean }
   | { op: 'mkdir'; target: PathArg; mode: number }
   | { op: 'symlink'; linkTarget: string; link: PathArg }
