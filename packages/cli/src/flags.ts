@@ -11,12 +11,14 @@ export interface ContainerFlags extends ResourceFlags {
   id?: string;
   json: boolean;
   cgroupns: boolean;
+  /** Sets process.terminal; the container uses the caller's terminal, as its stdio. */
+  tty: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
 const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'tty', 't']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -42,7 +44,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, tty: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -75,6 +77,7 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   if (name === 'read-only') flags.readOnly = true;
   else if (name === 'init') flags.init = true;
   else if (name === 'cgroupns') flags.cgroupns = true;
+  else if (name === 'tty' || name === 't') flags.tty = true;
   else flags.json = true;
 }
 

@@ -14,8 +14,13 @@ OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
-  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] ID CMD [ARG...]
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] [--pid-file FILE] [--tty] ID CMD [ARG...]
                                                run another process in a running container
+  create, run and exec also take:
+    --console-socket PATH   send the pty master of a terminal process to this UNIX socket
+    --preserve-fds N        pass fds 3 to 3+N-1 on to the process, as its fds 3, 4, ...
+  create and run also take:
+    --no-pivot              enter the root with MS_MOVE and chroot instead of pivot_root
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
@@ -43,6 +48,7 @@ Flags of run and plan:
   --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
+  -t, --tty         mark the process as a terminal one; it uses your terminal as its stdio
 
 Flags of plan only:
   --json            print the plan as JSON

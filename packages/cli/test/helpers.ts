@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,20 @@ export function bulkhead(args: string[], options: SpawnOptions & { input?: strin
     // the container: after 'exit', only wait briefly for output that is still in the pipes.
     child.on('exit', (code, signal) => setTimeout(() => resolve({ code, signal, stdout, stderr }), 50));
   });
+}
+
+/**
+ * Makes an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and
+ * the given changes, in `dir` or in a new temporary directory.
+ */
+export async function ociBundle(change: (config: Record<string, any>) => void = () => {}, dir = temporaryDir('bulkhead-bundle-')): Promise<string> {
+  const { busybox } = await fixtures();
+  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  await bulkhead(['spec', '--bundle', dir]);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  change(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
 }
 
 /** Mount points of this process's mount namespace, in the host's view. */

@@ -39,6 +39,9 @@ enum plan_op {
 	OP_OPEN_PATH = 20,
 	OP_WAIT_FIFO = 21,
 	OP_UNSHARE = 22,
+	OP_TERMINAL = 25,
+	OP_PRESERVE_FDS = 26,
+	OP_MOVE_ROOT = 27,
 	OP_COUNT
 };
 

@@ -42,6 +42,9 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_OPEN_PATH] = { "sf", op_open_path },
 	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
 	[OP_UNSHARE] = { "i", op_unshare },
+	[OP_TERMINAL] = { "iiiiii", op_terminal },
+	[OP_PRESERVE_FDS] = { "ii", op_preserve_fds },
+	[OP_MOVE_ROOT] = { "f", op_move_root },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */
@@ -112,7 +115,7 @@ noreturn void steps_run(const struct plan *plan, int sync_fd)
 
 		if (err == 0 || is_tolerated(step, err))
 			continue;
-		sync_send(sync_fd, SYNC_STEP_FAILED, (int32_t)i, err, STAGE_CHILD);
+		sync_send(context.sync_fd, SYNC_STEP_FAILED, (int32_t)i, err, STAGE_CHILD);
 		_exit(1);
 	}
 	_exit(0);

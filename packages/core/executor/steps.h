@@ -7,7 +7,10 @@
 
 #include "plan.h"
 
-/* State that steps share: the sync socket and the slot table. An empty slot is -1. */
+/*
+ * State that steps share: the sync socket (fd 3 until PRESERVE_FDS moves it) and the slot
+ * table. An empty slot is -1.
+ */
 struct child_context {
 	int sync_fd;
 	int slots[PLAN_SLOT_COUNT];
@@ -22,11 +25,14 @@ int root_fd(const struct child_context *context, const struct plan_arg *root, in
 
 /* steps_fs.c */
 step_function op_open_root, op_mount, op_mount_setattr, op_mkdir, op_symlink;
-step_function op_pivot_root, op_write_file, op_open_path, op_wait_fifo;
+step_function op_pivot_root, op_move_root, op_write_file, op_open_path, op_wait_fifo;
 
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
 step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
+
+/* steps_stdio.c */
+step_function op_terminal, op_preserve_fds;
 
 /* exec.c, init.c */
 step_function op_exec, op_init;

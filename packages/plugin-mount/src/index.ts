@@ -102,7 +102,8 @@ function planMounts(plan: Plan, container: Container): void {
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
   planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
 
-  plan.add(PLUGIN_NAME, 'filesystem', { op: 'pivot-root', slot: 'rootfs' });
+  // pivot_root fails on roots such as the initramfs; there the caller asks for a move and chroot.
+  plan.add(PLUGIN_NAME, 'filesystem', container.noPivotRoot ? { op: 'move-root', slot: 'rootfs' } : { op: 'pivot-root', slot: 'rootfs' });
   planRootAfterPivot(plan, spec);
 }
 

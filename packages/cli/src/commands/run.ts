@@ -3,8 +3,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { exitCodeOf, libc, type ContainerHandle } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
-import { usageError } from '../usage.js';
-import { readBundle, writePidFileOrDelete } from './lifecycle.js';
+import { CREATE_FLAGS, createOptions, readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
@@ -15,7 +14,7 @@ import type { GlobalFlags } from '../main.js';
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Flags that only runc's form of `run` takes: any of them selects it. */
-const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket)(=|$)/;
+const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket|--no-pivot|--preserve-fds)(=|$)/;
 
 /**
  * `bulkhead run`: runs a command in a new container and returns its exit code (128+N for signal
@@ -44,6 +43,8 @@ export function specFromFlags(flags: ContainerFlags) {
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });
+  // The caller's own terminal is passed through as stdio: there is no console socket here.
+  if (flags.tty) spec.process!.terminal = true;
   applyResourceFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
   return spec;
@@ -97,21 +98,21 @@ function isOciRun(argv: readonly string[]): boolean {
 
 /** runc's `run`: create and start a bundle's container; wait for it unless --detach. */
 async function ociRunCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
-  const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, 'console-socket': { type: 'string' } }, { min: 1, max: 1, names: 'ID' });
-  if (values['console-socket'] !== undefined) throw usageError('flag --console-socket is not supported by this runtime yet');
+  const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, ...CREATE_FLAGS, 'no-new-keyring': { type: 'boolean' } }, { min: 1, max: 1, names: 'ID' });
   const bundle = resolve(values.bundle ?? '.');
   const spec = readBundle(bundle, globals);
   const runtime = createRuntime(globals.runtime);
   const id = positionals[0]!;
+  const options = createOptions(values);
   if (values.detach === true) {
-    const handle = await runtime.create(spec, { id, bundle, detach: true });
+    const handle = await runtime.create(spec, { id, bundle, detach: true, ...options });
     if (values['pid-file'] !== undefined) await writePidFileOrDelete(runtime, id, values['pid-file'], handle.pid);
     await runtime.start(id);
     return 0;
   }
   const forwarder = new SignalForwarder();
   try {
-    const status = await runtime.run(spec, { id, bundle, onStart: (handle) => forwarder.attach(handle) });
+    const status = await runtime.run(spec, { id, bundle, ...options, onStart: (handle) => forwarder.attach(handle) });
     return exitCodeOf(status);
   } finally {
     forwarder.detach();

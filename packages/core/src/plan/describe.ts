@@ -61,6 +61,14 @@ export function describeStep(step: Step): string {
       return `wait until start opens the FIFO ${step.slot}`;
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
+    case 'terminal': {
+      const size = step.rows > 0 && step.cols > 0 ? ` of ${step.rows}x${step.cols}` : '';
+      return `open a pty${size} in /dev/ptmx, send its master over fd ${step.socket}, make the slave the controlling terminal${step.console ? ' and /dev/console' : ''}`;
+    }
+    case 'preserve-fds':
+      return `pass fds ${step.first}..${step.first + step.count - 1} on as fds 3..${2 + step.count}`;
+    case 'move-root':
+      return `move ${step.slot} onto / and chroot into it (no pivot_root)`;
   }
 }
 
@@ -73,6 +81,9 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
+  if (step.op === 'terminal' && errnoName === 'ENOENT') return 'the container has no /dev/ptmx: mount a devpts at /dev/pts with newinstance,ptmxmode=0666';
+  if (step.op === 'terminal' && errnoName === 'EPIPE') return 'the console socket was closed before it received the pty';
+  if (step.op === 'move-root' && errnoName === 'EINVAL') return 'the root is not a mount point, or its parent mount is shared';
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

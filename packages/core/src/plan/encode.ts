@@ -28,6 +28,9 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  terminal: 25,
+  'preserve-fds': 26,
+  'move-root': 27,
 };
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
@@ -128,6 +131,12 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'terminal':
+      return [int(step.socket), int(step.rows), int(step.cols), int(step.console ? 1 : 0), int(step.uid), int(step.gid)];
+    case 'preserve-fds':
+      return [int(step.first), int(step.count)];
+    case 'move-root':
+      return [int(slots.lookup(step.slot))];
   }
 }
 
