@@ -1,10 +1,12 @@
-import { Runtime, type Logger } from '@bulkhead/core';
+import { Runtime, type Logger, type Syscalls } from '@bulkhead/core';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
 import { mountPlugin } from '@bulkhead/plugin-mount';
 import { pidPlugin } from '@bulkhead/plugin-pid';
 import { rlimitPlugin } from '@bulkhead/plugin-rlimit';
+import { sysctlPlugin } from '@bulkhead/plugin-sysctl';
+import { seccompPlugin } from '@bulkhead/plugin-seccomp';
 import { utsPlugin } from '@bulkhead/plugin-uts';
 
 export interface ComposeOptions {
@@ -12,6 +14,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Run a minimal init as PID 1 instead of the command. */
   init?: boolean;
+  /** The syscall layer; tests pass a recording fake. */
+  syscalls?: Syscalls;
 }
 
 /** The reference runtime: the core with the standard plugins. */
@@ -19,6 +23,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
   const runtime = new Runtime({
     ...(options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.syscalls === undefined ? {} : { syscalls: options.syscalls }),
   });
   return runtime
     .use(pidPlugin({ init: options.init ?? false }))
@@ -27,5 +32,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(ipcPlugin())
     .use(cgroupPlugin())
     .use(rlimitPlugin())
+    .use(sysctlPlugin())
+    .use(seccompPlugin())
     .use(hooksPlugin());
 }

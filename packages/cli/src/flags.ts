@@ -11,6 +11,8 @@ export interface ContainerFlags extends ResourceFlags {
   id?: string;
   json: boolean;
   cgroupns: boolean;
+  /** Pressure-driven adjustment bounds, such as "cpu=0.2:1"; they become the org.bulkhead.adjust annotation. */
+  adjust: string[];
   /** Sets process.terminal; the container uses the caller's terminal, as its stdio. */
   tty: boolean;
   /** The command and its arguments. */
@@ -31,12 +33,13 @@ const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShar
 };
 
 /** Resource flags that may be given more than once. */
-const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit'> = {
+const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit' | 'adjust'> = {
   'io-read-bps': 'ioReadBps',
   'io-write-bps': 'ioWriteBps',
   'io-read-iops': 'ioReadIops',
   'io-write-iops': 'ioWriteIops',
   ulimit: 'ulimit',
+  adjust: 'adjust',
 };
 
 /**
@@ -44,7 +47,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, tty: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, tty: false, adjust: [], args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {

@@ -1,6 +1,7 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
 import { execCommand } from './commands/exec.js';
+import { eventsCommand, updateCommand } from './commands/resources.js';
 import { listCommand, psCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
@@ -35,6 +36,8 @@ const COMMANDS: Record<string, Command> = {
   exec: execCommand,
   pause: pauseCommand,
   resume: resumeCommand,
+  events: eventsCommand,
+  update: updateCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

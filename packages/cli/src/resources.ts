@@ -29,7 +29,7 @@ export function parseBytes(flag: string, value: string): number {
   return Number(match[1]) * UNITS[match[2]!.toUpperCase()]!;
 }
 
-function parseInteger(flag: string, value: string): number {
+export function parseInteger(flag: string, value: string): number {
   if (!/^-?\d+$/.test(value)) throw usageError(`${flag}: invalid integer ${JSON.stringify(value)}`);
   return Number(value);
 }

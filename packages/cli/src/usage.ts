@@ -24,6 +24,11 @@ OCI runtime commands, as runc has them:
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
+  events [--interval 5s] [--stats] ID          print statistics and enforcement events as JSON lines
+  update [flags] ID, update --resources FILE ID
+                                               change limits: --memory, --memory-swap, --memory-reservation,
+                                               --cpu-quota, --cpu-period, --cpu-shares, --cpuset-cpus,
+                                               --cpuset-mems, --pids-limit, --blkio-weight, ...
   delete [--force] ID                          remove a stopped or created container
   list [--format table|json] [--quiet]         list containers
   ps [--format table|json] ID                  list the container's processes
@@ -48,6 +53,9 @@ Flags of run and plan:
   --io-read-iops DEV:RATE, --io-write-iops DEV:RATE  operations per second; repeatable
   --ulimit TYPE=SOFT[:HARD]  an rlimit, such as nofile=1024:4096; repeatable
   --cgroupns        give the container its own cgroup namespace
+  --adjust cpu=MIN:MAX|memory=MIN:MAX  move the CPU quota (in CPUs, 10% steps) or the memory limit
+                    (memory.high on cgroup v2, 5% steps) within bounds from pressure stall
+                    information; each change is printed as an audit line; repeatable
   -t, --tty         mark the process as a terminal one; it uses your terminal as its stdio
 
 Flags of plan only:

@@ -20,6 +20,26 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 
 /** A temporary directory, removed when the test process exits. */
 /**
+ * Multiplies the waits of tests that poll for a condition. The kernel matrix sets it in its VMs,
+ * where software emulation runs code about ten times slower than the host.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env['BULKHEAD_TEST_TIME_SCALE'] ?? 1) || 1);
+
+/**
+ * Calls `condition` every 25 ms until it returns true; throws after 30 s times TIME_SCALE. The
+ * limit is generous because it only bounds a failing test: a loaded machine can take seconds
+ * just to start the Node process that a condition waits for.
+ */
+export async function waitFor(condition: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + 30_000 * TIME_SCALE;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`condition not met within ${30 * TIME_SCALE} s`);
+}
+
+/**
  * Returns a container id unique to this test process. Cgroup paths are global to the host, so two test
  * runs (or a run and a leftover) must never share an id.
  */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, leftoverCgroups, ociBundle, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, leftoverCgroups, listDir, ociBundle, rootTest, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
 
 const ID_C1 = uniqueId('c1');
 const ID_C2 = uniqueId('c2');
@@ -129,6 +129,25 @@ rootTest('delete --force cleans up after a create that was killed', async (t) =>
   t.is(result.code, 0, result.stderr);
   t.deepEqual(listDir(root), []);
   t.deepEqual(leftoverCgroups(ID_KILLED), []);
+});
+
+rootTest('namespaced sysctls reach the container and not the host', async (t) => {
+  const hostValue = readFileSync('/proc/sys/kernel/shmmni', 'utf8');
+  const dir = await bundle((c) => {
+    c.process.args = ['cat', '/proc/sys/kernel/shmmni'];
+    c.linux.sysctl = { 'kernel.shmmni': '1234' };
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('sysctl')]);
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stdout, '1234\n');
+  t.is(readFileSync('/proc/sys/kernel/shmmni', 'utf8'), hostValue);
+});
+
+rootTest('a host-wide sysctl is rejected naming it', async (t) => {
+  const dir = await bundle((c) => (c.linux.sysctl = { 'kernel.panic': '1' }));
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('sysctl-host')]);
+  t.is(result.code, 1);
+  t.is(result.stderr, 'bulkhead: linux.sysctl.kernel.panic: is not kept per namespace by the kernel, so setting it would change the host\n');
 });
 
 rootTest('list shows containers as a table and as JSON', async (t) => {
@@ -269,11 +288,3 @@ test('features describes the runtime and the kernel', async (t) => {
   t.true(features['org.bulkhead.kernel'].syscalls.pidfd_open);
   t.true(['v1', 'v2', 'hybrid', 'none'].includes(features['org.bulkhead.kernel'].cgroup.mode));
 });
-
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('condition not met within 5 s');
-}

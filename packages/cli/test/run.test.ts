@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, TIME_SCALE, uniqueId } from './helpers.js';
 
 const ID_ORPHANED = uniqueId('orphaned');
 
@@ -158,7 +158,7 @@ function childrenOf(pid: number): number[] {
 }
 
 async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 100 * TIME_SCALE; i++) {
     try {
       const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
       if (state === 'Z') return true;

@@ -42,6 +42,7 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_OPEN_PATH] = { "sf", op_open_path },
 	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
 	[OP_UNSHARE] = { "i", op_unshare },
+	[OP_SECCOMP] = { "bii", op_seccomp },
 	[OP_TERMINAL] = { "iiiiii", op_terminal },
 	[OP_PRESERVE_FDS] = { "ii", op_preserve_fds },
 	[OP_MOVE_ROOT] = { "f", op_move_root },

@@ -31,6 +31,9 @@ step_function op_pivot_root, op_move_root, op_write_file, op_open_path, op_wait_
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
 step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
 
+/* steps_seccomp.c */
+step_function op_seccomp;
+
 /* steps_stdio.c */
 step_function op_terminal, op_preserve_fds;
 

@@ -16,6 +16,7 @@ enum sync_type {
 	SYNC_BARRIER = 2,
 	SYNC_RELEASE = 3,
 	SYNC_STEP_FAILED = 4,
+	SYNC_LISTENER = 5,
 };
 
 /* Value of STEP_FAILED's c field: which process ran the failed work. */

@@ -10,6 +10,7 @@ import { Plan } from './plan/plan.js';
 import { addProcessSteps } from './process.js';
 import type { Process } from './spec.js';
 import { loadContainer, type StoreContext } from './stored.js';
+import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 
 export interface ExecOptions extends ExtraFdOptions {
@@ -35,7 +36,12 @@ export async function execInContainer(context: StoreContext, id: string, process
     const plan = joinPlan(container);
     context.hooks.planExec.call(plan, container, process);
     addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: false, execFifo: undefined, extraFds, console: false });
-    return await runJoined(context.syscalls, plan, { ...options, extraFds, onAttach: (pid) => context.hooks.execAttach.promise(container, pid) });
+    return await runJoined(context.syscalls, plan, {
+      ...options,
+      extraFds,
+      onAttach: (pid) => context.hooks.execAttach.promise(container, pid),
+      onListener: (pid, pidfd, fd) => takeListener(context.hooks, container, pid, pidfd, fd),
+    });
   } finally {
     extraFds.close();
   }
@@ -75,6 +81,7 @@ interface RunOptions extends ExecOptions {
   extraFds?: ExtraFds;
   onLink?: (link: ExecutorLink) => void;
   onAttach?: (pid: number) => Promise<void>;
+  onListener?: (pid: number, pidfd: number, fd: number) => Promise<void>;
 }
 
 /** Spawns the executor with a plan, takes it through both barriers and waits for its process. */
@@ -91,7 +98,9 @@ async function runJoined(syscalls: Syscalls, plan: Plan, options: RunOptions): P
     await expectBarrier(link, 'attach', steps);
     await options.onAttach?.(message.pid);
     link.release('attach');
-    await expectBarrier(link, 'start', steps);
+    const pid = message.pid;
+    const listenerPidfd = pidfd;
+    await expectBarrier(link, 'start', steps, options.onListener === undefined ? undefined : (fd) => options.onListener!(pid, listenerPidfd, fd));
     link.release('start');
     const done = await link.next();
     if (done.type !== 'eof') throw unexpected(link, done, 'execve', steps);

@@ -11,13 +11,15 @@ import { BARRIERS, type Barrier } from './plan/steps.js';
 export const EXECUTOR_PATH = fileURLToPath(import.meta.resolve('@bulkhead/core/executor'));
 
 /** Sync message types, as in the executor's README. */
-const MSG = { PID: 1, BARRIER: 2, RELEASE: 3, STEP_FAILED: 4 } as const;
+const MSG = { PID: 1, BARRIER: 2, RELEASE: 3, STEP_FAILED: 4, LISTENER: 5 } as const;
 const MESSAGE_SIZE = 16;
 
 export type ExecutorMessage =
   | { type: 'pid'; pid: number }
   | { type: 'barrier'; barrier: number }
   | { type: 'step-failed'; index: number; errno: number }
+  /** A seccomp step created a user notification fd, `fd` in the child, and waits for `releaseListener`. */
+  | { type: 'listener'; fd: number }
   /** The sync socket closed: execve succeeded, or every process holding it died. */
   | { type: 'eof' };
 
@@ -66,6 +68,14 @@ export class ExecutorLink {
     this.socket.write(message);
   }
 
+  /** Lets the child go on after it handed over a seccomp listener. */
+  releaseListener(fd: number): void {
+    const message = Buffer.alloc(MESSAGE_SIZE);
+    message.writeUInt32LE(MSG.RELEASE, 0);
+    message.writeInt32LE(fd, 4);
+    this.socket.write(message);
+  }
+
   /** Closes the parent's end; a child still waiting at a barrier then exits. */
   close(): void {
     this.socket.destroy();
@@ -106,6 +116,8 @@ function decode(frame: Buffer): ExecutorMessage {
       return { type: 'pid', pid: a };
     case MSG.BARRIER:
       return { type: 'barrier', barrier: a };
+    case MSG.LISTENER:
+      return { type: 'listener', fd: a };
     case MSG.STEP_FAILED:
       return { type: 'step-failed', index: a, errno: frame.readInt32LE(8) };
     default:

@@ -5,6 +5,14 @@ import type { Plan } from './plan/plan.js';
 import type { Process } from './spec.js';
 import type { ValidationContext } from './validation.js';
 
+/** A seccomp user notification fd that the parent took from a container process. */
+export interface SeccompListener {
+  /** The fd in the Node process. */
+  fd: number;
+  /** Host pid of the process whose filter it belongs to. */
+  pid: number;
+}
+
 /**
  * Creates the lifecycle hooks of one runtime. Every hook is declared here and nowhere else. The
  * runtime alone calls them; plugins receive tap-only facades (see `PluginHooks`).
@@ -80,6 +88,15 @@ export function createHooks() {
      */
     createContainer: new AsyncSeriesHook<[Container]>(['container']),
 
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | passes on a seccomp user notification fd (`listener.fd`, already copied into the Node process with pidfd_getfd) that a seccomp step created in `listener.pid`, the init or an exec'd process; the core closes the fd after the last tap |
+     * | runs | while that process waits right after loading its filter, before the start barrier (init) or before exec (exec'd process) |
+     * | next | created (init), or exec |
+     */
+    seccompListener: new AsyncSeriesHook<[Container, SeccompListener]>(['container', 'listener']),
+
     // Every step but exec has run; the child waits at the start barrier.
 
     /**
@@ -145,6 +162,14 @@ export function createHooks() {
      * | next | none |
      */
     freeze: new AsyncSeriesHook<[Container, boolean]>(['container', 'frozen']),
+    /**
+     * | kind | AsyncSeriesHook |
+     * | --- | --- |
+     * | a tap | applies the changed linux.resources fields (the second argument, as given to update) to the kernel, such as through the cgroup driver |
+     * | runs | on update of a created, running or paused container, after the spec with the merged resources passed validation; the runtime then saves the merged spec |
+     * | next | none |
+     */
+    update: new AsyncSeriesHook<[Container, Record<string, unknown>]>(['container', 'resources']),
 
     // The container process has exited.
 

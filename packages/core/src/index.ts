@@ -1,6 +1,6 @@
 export { Runtime, ContainerHandle, type RuntimeOptions, type CreateOptions } from './runtime.js';
 export { Container } from './container.js';
-export { createHooks, type Hooks, type HookName, type PluginHooks, type SyncTap, type AsyncTap } from './hooks.js';
+export { createHooks, type SeccompListener, type Hooks, type HookName, type PluginHooks, type SyncTap, type AsyncTap } from './hooks.js';
 export { CORE_VERSION, type Plugin, type PluginApi } from './plugin.js';
 export { ValidationContext } from './validation.js';
 export { Plan } from './plan/plan.js';
@@ -12,6 +12,7 @@ export { planNamespace } from './plugin-helpers.js';
 export { UndoStack } from './undo.js';
 export { silentLogger, type Logger } from './log.js';
 export { libc } from './native/libc.js';
+export { SeccompFilter, SCMP_CMP, SCMP_FLTATR, resolveArch, resolveSyscall, nativeArch, apiLevel, type ScmpCompare, type ScmpArgCmp } from './native/libseccomp.js';
 export { exitCodeOf, UMOUNT_FLAGS, type ExitStatus, type Syscalls } from './native/syscalls.js';
 export { DEFAULT_STATE_ROOT, EXEC_FIFO, checkContainerId, type StateDocument } from './state.js';
 export { EXECUTOR_PATH } from './executor.js';

@@ -18,11 +18,11 @@ export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: Proces
   const process = spec.process;
   if (process === undefined) return;
 
-  // The pty comes from the container's own /dev/ptmx, so after the filesystem plugins' steps
-  // (pivot_root included), and before the identity change, because chown and the /dev/console
-  // bind mount need privileges.
+  // The pty comes from the container's own /dev/ptmx, so after pivot_root (the pivot phase's
+  // plugin steps are planned before this), and before the identity change, because chown and
+  // the /dev/console bind mount need privileges.
   const terminal = options.extraFds?.terminalStep(process, { console: options.console ?? true });
-  if (terminal !== undefined) plan.add(CORE, 'filesystem', terminal);
+  if (terminal !== undefined) plan.add(CORE, 'pivot', terminal);
   const user = process.user;
   if (user !== undefined) {
     plan.add(CORE, 'identity', { op: 'setgroups', gids: user.additionalGids ?? [] });

@@ -20,6 +20,7 @@ import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
 import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
+import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
@@ -153,7 +154,7 @@ export class Runtime {
       link.release('attach');
 
       // Every step but exec.
-      await expectBarrier(link, 'start', steps);
+      await expectBarrier(link, 'start', steps, (fd) => takeListener(this.hooks, container, container.pid!, container.pidfd!, fd));
       container.status = 'created';
       await writeState(container);
       await this.hooks.created.promise(container);
@@ -232,6 +233,40 @@ export class Runtime {
     return execInContainer(this.store(), id, process, options);
   }
 
+  /**
+   * Changes the resource limits of a created, running or paused container. `resources` contains the
+   * linux.resources fields to change: they are merged into the stored spec (objects field by
+   * field, lists replaced whole), the result is validated as create validates a spec, the update
+   * taps apply the change, and the merged spec is saved.
+   */
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    await withLock(this.syscalls, this.stateRoot, id, () => this.updateLocked(id, resources));
+  }
+
+  private async updateLocked(id: string, resources: Record<string, unknown>): Promise<void> {
+    const container = loadContainer(this.store(), id);
+    if (container.status !== 'created' && container.status !== 'running' && container.status !== 'paused') {
+      throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot update container ${id}: it is ${container.status}`);
+    }
+    if (this.hooks.update.taps.length === 0) throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot update container ${id}: no plugin of this runtime can change resources`);
+
+    // The whole spec is validated, so that a change is checked against the limits it leaves in place.
+    const linux = { ...container.spec.linux, resources: mergeObjects(container.spec.linux?.resources ?? {}, resources) };
+    this.validate({ ...container.spec, linux }, container.bundle);
+
+    await this.hooks.update.promise(container, resources);
+    container.spec.linux = linux;
+    await writeState(container);
+  }
+
+  /**
+   * Rebuilds a stored container (its spec, status, pid and plugin records) for functions that
+   * read it, such as a plugin's statistics. It holds no lock: the container may change meanwhile.
+   */
+  container(id: string): Container {
+    return loadContainer(this.store(), id);
+  }
+
   /** Returns the spec a stored container was created from. */
   config(id: string): ContainerSpec {
     return loadContainer(this.store(), id).spec;
@@ -282,6 +317,20 @@ export class Runtime {
     await this.hooks.createRuntime.promise(container);
     await this.hooks.createContainer.promise(container);
   }
+}
+
+/** Merges `change` into `base`: nested objects field by field; anything else, lists included, is replaced. */
+function mergeObjects(base: Record<string, unknown>, change: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(change)) {
+    const previous = merged[key];
+    merged[key] = isPlainObject(previous) && isPlainObject(value) ? mergeObjects(previous, value) : value;
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A created container: start it, signal it, wait for it, delete it. */

@@ -3,9 +3,17 @@ import type { ExecutorLink } from './executor.js';
 import { describeStep, stepHint } from './plan/describe.js';
 import type { Barrier, PlannedStep } from './plan/steps.js';
 
-/** Waits for the child to reach a barrier; anything else becomes the error it means. */
-export async function expectBarrier(link: ExecutorLink, barrier: Barrier, steps: PlannedStep[]): Promise<void> {
-  const message = await link.next();
+/**
+ * Waits for the child to reach a barrier; anything else becomes the error it means. A seccomp
+ * listener handed over on the way goes to `onListener`, after which the child is let go on.
+ */
+export async function expectBarrier(link: ExecutorLink, barrier: Barrier, steps: PlannedStep[], onListener?: (fd: number) => Promise<void>): Promise<void> {
+  let message = await link.next();
+  while (message.type === 'listener' && onListener !== undefined) {
+    await onListener(message.fd);
+    link.releaseListener(message.fd);
+    message = await link.next();
+  }
   if (message.type !== 'barrier') throw unexpected(link, message, `the ${barrier} barrier`, steps);
 }
 

@@ -13,7 +13,7 @@ test('steps follow phase order with barriers in place', (t) => {
 });
 
 test('phases keep the kernel order', (t) => {
-  t.deepEqual([...PHASES], ['filesystem', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec']);
+  t.deepEqual([...PHASES], ['filesystem', 'pivot', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec']);
 });
 
 test('second plan of one namespace is rejected naming both plugins', (t) => {

@@ -60,6 +60,14 @@ export interface CgroupDriver {
   /** Moves a process into the container's cgroup in every hierarchy. */
   enter(pid: number): void;
   stats(): CgroupStats;
+  /** The CFS quota (undefined when unlimited) and period, in microseconds. */
+  cpuQuota(): { quota: number | undefined; period: number };
+  /** The memory limit that pressure-driven adjustment moves (memory.high on v2, the hard limit on v1), undefined when unlimited, and the usage, in bytes. */
+  adjustableMemory(): { file: 'memory.high' | 'memory.limit_in_bytes'; limit: number | undefined; usage: number };
+  /** True while the container's cgroup directory exists. */
+  exists(): boolean;
+  /** True while a process is in the container's cgroup. */
+  populated(): boolean;
   /** Freezes or thaws every process in the cgroup, and waits until the kernel reports it done. */
   freeze(frozen: boolean): Promise<void>;
   /** Kills what still runs in the cgroup and removes the directories it created. Safe to call again. */
@@ -145,6 +153,18 @@ function removeParent(fs: CgroupFs, directory: string): void {
     const code = errorCode(error);
     if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw new Error(`rmdir ${directory}: ${code}`, { cause: error });
   }
+}
+
+/** Tells whether any of the directories contains a process. A missing directory contains none. */
+export function anyMembers(fs: CgroupFs, directories: Iterable<string>): boolean {
+  for (const directory of directories) {
+    try {
+      if (members(fs, directory).length > 0) return true;
+    } catch (error) {
+      if (fs.exists(directory)) throw error;
+    }
+  }
+  return false;
 }
 
 function members(fs: CgroupFs, directory: string): number[] {

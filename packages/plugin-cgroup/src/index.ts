@@ -5,7 +5,10 @@ import { nodeCgroupFs, type CgroupFs } from './fs.js';
 import type { LinuxResources } from './resources.js';
 import { V1Driver } from './v1.js';
 import { V2Driver } from './v2.js';
+import { completeChange } from './update.js';
 import { validateCgroupFields } from './validate.js';
+import { CgroupEventStream, type CgroupEventOptions } from './stream.js';
+import { PressureController, type AdjustOptions } from './adjust.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-cgroup';
 
@@ -48,6 +51,7 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
         if (record === undefined) throw new Error(`container ${container.id} has no cgroup to freeze`);
         await openDriver(fs, record).freeze(frozen);
       });
+      hooks.update.tap((container, change) => updateCgroup(fs, container, change as LinuxResources));
       // A container created by another process (bulkhead create) is deleted from its record.
       hooks.cleanup.tapPromise(async (container) => {
         const record = cgroupRecord(container);
@@ -76,6 +80,18 @@ async function prepareCgroup(fs: CgroupFs, container: Container): Promise<Cgroup
   driver.apply(resources);
   container.log.debug({ version: record.version, directories: record.directories }, 'created cgroup');
   return driver;
+}
+
+/** Writes a change of linux.resources, which the runtime validated merged with the stored spec, to a container's cgroup. */
+function updateCgroup(fs: CgroupFs, container: Container, change: LinuxResources): void {
+  const record = cgroupRecord(container);
+  if (record === undefined) throw new Error(`update container ${container.id}: it has no cgroup`);
+  const driver = openDriver(fs, record);
+  const resources = completeChange((container.spec.linux?.resources ?? {}) as LinuxResources, change);
+  const problems = driver.check(resources);
+  if (problems.length > 0) throw new SpecError(problems);
+  driver.apply(resources);
+  container.log.info({ resources }, 'updated cgroup limits');
 }
 
 /**
@@ -125,8 +141,37 @@ export function cgroupStats(container: Container, options: CgroupPluginOptions =
   return openDriver(options.fs ?? nodeCgroupFs, record).stats();
 }
 
+/**
+ * Streams the enforcement events of a container's cgroup (OOM kills, memory.high and memory.max
+ * hits, pids.max hits, CPU throttling) and, every `statsInterval`, its statistics. The kernel's
+ * notifications wake the stream where they exist; otherwise it polls the counters.
+ */
+export function cgroupEvents(container: Container, options: CgroupEventOptions & CgroupPluginOptions = {}): CgroupEventStream {
+  const record = cgroupRecord(container);
+  if (record === undefined) throw new Error(`events of container ${container.id}: it has no cgroup (was it created with ${PLUGIN_NAME}?)`);
+  const fs = options.fs ?? nodeCgroupFs;
+  return new CgroupEventStream(container, openDriver(fs, record), fs, record, options);
+}
+
+/**
+ * Makes a controller that raises and lowers the container's CPU quota and memory limit from
+ * pressure stall information within `options`' bounds. Call `start` on it; it emits an audit
+ * event for each change, and stays off (`available` false) where the kernel has no PSI.
+ */
+export function adjustResources(container: Container, options: AdjustOptions & CgroupPluginOptions): PressureController {
+  const record = cgroupRecord(container);
+  if (record === undefined) throw new Error(`adjust container ${container.id}: it has no cgroup (was it created with ${PLUGIN_NAME}?)`);
+  const fs = options.fs ?? nodeCgroupFs;
+  return new PressureController(container, openDriver(fs, record), fs, record, options);
+}
+
 export { sharesToWeight, blkioWeightToIoWeight } from './convert.js';
 export { detectLayout, type Layout, type Hierarchy } from './detect.js';
 export { nodeCgroupFs, type CgroupFs } from './fs.js';
 export type { CgroupDriver, CgroupRecord, CgroupStats } from './driver.js';
 export type { LinuxResources } from './resources.js';
+export { CgroupEventStream, type CgroupEventOptions } from './stream.js';
+export { enforcementEvents, readCounters, toRuncStats, type CgroupEvent, type EnforcementCounters, type EnforcementData, type EnforcementType, type RuncStats } from './events.js';
+export { completeChange } from './update.js';
+export { PressureController, type AdjustOptions, type AdjustEvent, type AdjustedResource } from './adjust.js';
+export { classify, decide, parsePressure, DEFAULT_POLICY, type AdjustPolicy, type AdjustSample, type Decision, type Pressure, type PressureLine, type Streak, type Verdict } from './pressure.js';

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { SpecProblem } from '@bulkhead/core';
 import { readFile, readOptional, writeFile, type CgroupFs } from './fs.js';
-import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
+import { anyMembers, device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
 import { THROTTLES, type BlockIO, type Cpu, type LinuxResources, type Memory } from './resources.js';
 
 const R = 'linux.resources';
@@ -113,14 +113,21 @@ export class V1Driver implements CgroupDriver {
   private applyMemory(memory: Memory): void {
     // memory.memsw.limit_in_bytes may never be below memory.limit_in_bytes: an unlimited memsw
     // goes first, a finite one after the memory limit it must not undercut.
-    if (memory.swap === -1) this.write('memory', 'memory.memsw.limit_in_bytes', '-1');
+    // On update, a memory limit raised above the current memsw limit needs the new memsw limit first.
+    const memswFirst = memory.swap === -1 || (memory.swap !== undefined && memory.limit !== undefined && memory.limit > this.currentMemswLimit());
+    if (memswFirst) this.write('memory', 'memory.memsw.limit_in_bytes', String(memory.swap));
     if (memory.limit !== undefined) this.write('memory', 'memory.limit_in_bytes', String(memory.limit));
-    if (memory.swap !== undefined && memory.swap !== -1) this.write('memory', 'memory.memsw.limit_in_bytes', String(memory.swap));
+    if (memory.swap !== undefined && !memswFirst) this.write('memory', 'memory.memsw.limit_in_bytes', String(memory.swap));
     if (memory.reservation !== undefined) this.write('memory', 'memory.soft_limit_in_bytes', String(memory.reservation));
     if (memory.kernelTCP !== undefined) this.write('memory', 'memory.kmem.tcp.limit_in_bytes', String(memory.kernelTCP));
     if (memory.swappiness !== undefined) this.write('memory', 'memory.swappiness', String(memory.swappiness));
     if (memory.disableOOMKiller === true) this.write('memory', 'memory.oom_control', '1');
     if (memory.useHierarchy !== undefined) this.write('memory', 'memory.use_hierarchy', memory.useHierarchy ? '1' : '0');
+  }
+
+  /** memory.memsw.limit_in_bytes now; a new cgroup starts unlimited. */
+  private currentMemswLimit(): number {
+    return Number(this.readIn('memory', 'memory.memsw.limit_in_bytes') ?? Number.MAX_SAFE_INTEGER);
   }
 
   private applyBlockIO(blockIO: BlockIO): void {
@@ -220,6 +227,25 @@ export class V1Driver implements CgroupDriver {
       readOps: sum('blkio.throttle.io_serviced_recursive', 'Read'),
       writeOps: sum('blkio.throttle.io_serviced_recursive', 'Write'),
     };
+  }
+
+  cpuQuota(): { quota: number | undefined; period: number } {
+    const quota = Number(this.readIn('cpu', 'cpu.cfs_quota_us'));
+    return { quota: quota > 0 ? quota : undefined, period: Number(this.readIn('cpu', 'cpu.cfs_period_us')) };
+  }
+
+  adjustableMemory(): { file: 'memory.limit_in_bytes'; limit: number | undefined; usage: number } {
+    const limit = Number(this.readIn('memory', 'memory.limit_in_bytes'));
+    // The kernel reports "no limit" as the largest page-aligned signed 64-bit value.
+    return { file: 'memory.limit_in_bytes', limit: limit < 2 ** 62 ? limit : undefined, usage: Number(this.readIn('memory', 'memory.usage_in_bytes')) };
+  }
+
+  exists(): boolean {
+    return Object.values(this.record.directories).some((directory) => this.fs.exists(directory));
+  }
+
+  populated(): boolean {
+    return anyMembers(this.fs, new Set(Object.values(this.record.directories)));
   }
 
   destroy(): Promise<void> {

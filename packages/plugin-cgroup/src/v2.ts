@@ -69,7 +69,7 @@ export class V2Driver implements CgroupDriver {
 
     for (const [value, path, reason] of V1_ONLY) if (value(resources) !== undefined) problems.push({ path: `${R}.${path}`, message: `not supported on cgroup v2: ${reason}` });
     if (resources.memory !== undefined) controller('memory', 'memory');
-    if (resources.memory?.swap !== undefined && enabled.includes('memory')) need('memory.swap', this.exists('memory.swap.max'), 'memory.swap.max is missing, so the kernel does not account swap');
+    if (resources.memory?.swap !== undefined && enabled.includes('memory')) need('memory.swap', this.hasFile('memory.swap.max'), 'memory.swap.max is missing, so the kernel does not account swap');
     if (resources.cpu !== undefined) this.checkCpu(resources.cpu, controller);
     if (resources.pids !== undefined) controller('pids', 'pids');
     if (resources.blockIO !== undefined) this.checkIo(resources.blockIO, controller, need, enabled);
@@ -77,7 +77,7 @@ export class V2Driver implements CgroupDriver {
       controller(`hugepageLimits[${i}]`, 'hugetlb');
       need(`hugepageLimits[${i}].pageSize`, this.fs.exists(hugepageDirectory(limit.pageSize)), `the kernel has no ${limit.pageSize} huge pages (${hugepageDirectory(limit.pageSize)} is missing)`);
     });
-    for (const key of Object.keys(resources.unified ?? {})) need(`unified.${key}`, this.exists(key), `${key} is missing from the container's cgroup: its controller is not enabled, or the kernel lacks it`);
+    for (const key of Object.keys(resources.unified ?? {})) need(`unified.${key}`, this.hasFile(key), `${key} is missing from the container's cgroup: its controller is not enabled, or the kernel lacks it`);
     return problems;
   }
 
@@ -153,9 +153,9 @@ export class V2Driver implements CgroupDriver {
       throttledPeriods: cpu['nr_throttled'] ?? 0,
       throttledNanoseconds: (cpu['throttled_usec'] ?? 0) * 1000,
     };
-    if (this.exists('memory.current')) stats.memory = this.memoryStats();
-    if (this.exists('pids.current')) stats.pids = { current: Number(this.read('pids.current')), limit: parseLimit(this.read('pids.max')!), limitHits: parseKeyed(this.read('pids.events'))['max'] ?? 0 };
-    if (this.exists('io.stat')) stats.io = this.ioStats();
+    if (this.hasFile('memory.current')) stats.memory = this.memoryStats();
+    if (this.hasFile('pids.current')) stats.pids = { current: Number(this.read('pids.current')), limit: parseLimit(this.read('pids.max')!), limitHits: parseKeyed(this.read('pids.events'))['max'] ?? 0 };
+    if (this.hasFile('io.stat')) stats.io = this.ioStats();
     return stats;
   }
 
@@ -181,15 +181,35 @@ export class V2Driver implements CgroupDriver {
     return { readBytes: totals['rbytes'] ?? 0, writeBytes: totals['wbytes'] ?? 0, readOps: totals['rios'] ?? 0, writeOps: totals['wios'] ?? 0 };
   }
 
+  cpuQuota(): { quota: number | undefined; period: number } {
+    const [quota, period] = (this.read('cpu.max') ?? 'max 100000').split(/\s+/);
+    return { quota: quota === 'max' ? undefined : Number(quota), period: Number(period) };
+  }
+
+  adjustableMemory(): { file: 'memory.high'; limit: number | undefined; usage: number } {
+    const limit = parseLimit(this.read('memory.high') ?? 'max');
+    return { file: 'memory.high', limit: limit === 'max' ? undefined : limit, usage: Number(this.read('memory.current')) };
+  }
+
+  exists(): boolean {
+    return this.fs.exists(this.directory);
+  }
+
+  /** cgroup.events reports "populated 0" once no process is left in the cgroup or below it. */
+  populated(): boolean {
+    const events = this.read('cgroup.events');
+    return events !== undefined && parseKeyed(events)['populated'] === 1;
+  }
+
   destroy(): Promise<void> {
     return removeDirectories(this.fs, this.record, this.kill);
   }
 
   private weightFile(): string | undefined {
-    return ['io.bfq.weight', 'io.weight'].find((file) => this.exists(file));
+    return ['io.bfq.weight', 'io.weight'].find((file) => this.hasFile(file));
   }
 
-  private exists(file: string): boolean {
+  private hasFile(file: string): boolean {
     return this.fs.exists(posix.join(this.directory, file));
   }
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerSpec } from '@bulkhead/core';
 import { cgroupPlugin, cgroupStats, sharesToWeight, type CgroupRecord, type LinuxResources } from '../src/index.js';
 import { V2Driver } from '../src/v2.js';
-import type { CgroupFs } from '../src/fs.js';
+import { FakeFs } from './fake-fs.js';
 import { namespacesPlugin } from '@bulkhead/core/testing';
 
 // The pid and mount namespaces, so that the containers of these tests need no other plugin.
@@ -16,33 +16,6 @@ const spec = (args: string[], resources: LinuxResources = {}, extra: { cgroupns?
   process: { args, cwd: '/', env: ['PATH=/usr/bin:/bin'] },
   linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, ...(extra.cgroupns ? [{ type: 'cgroup' as const }] : [])], resources: resources as Record<string, unknown> },
 });
-
-/** A fake cgroup filesystem: files and directories in a map, and every write recorded. */
-class FakeFs implements CgroupFs {
-  readonly writes: [string, string][] = [];
-  constructor(readonly files = new Map<string, string>()) {}
-  read(path: string): string {
-    const value = this.files.get(path);
-    if (value === undefined) throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
-    return value;
-  }
-  write(path: string, value: string): void {
-    this.writes.push([path, value]);
-    this.files.set(path, value);
-  }
-  exists(path: string): boolean {
-    return this.files.has(path);
-  }
-  mkdir(path: string): boolean {
-    if (this.files.has(path)) return false;
-    this.files.set(path, '<dir>');
-    for (const [file, value] of [['cgroup.controllers', 'cpu io memory pids'], ['memory.swap.max', 'max'], ['io.weight', 'default 100']]) this.files.set(`${path}/${file}`, value!);
-    return true;
-  }
-  rmdir(path: string): void {
-    this.files.delete(path);
-  }
-}
 
 test('shares convert to weight without overflow', (t) => {
   t.is(sharesToWeight(2), 1);

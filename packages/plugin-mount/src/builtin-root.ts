@@ -36,7 +36,7 @@ export const BUILTIN_TMP_SIZE = '65536k';
 
 /** Makes the built-in root read-only once pivot_root made it "/": only /tmp stays writable. */
 export function planBuiltinRootReadonly(plan: Plan, plugin: string): void {
-  plan.add(plugin, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV'], data: null, create: 'none' });
+  plan.add(plugin, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV'], data: null, create: 'none' });
 }
 
 function planHostDirectory(plan: Plan, plugin: string, directory: string, recursiveReadonly: boolean): void {

@@ -99,11 +99,12 @@ function planMounts(plan: Plan, container: Container): void {
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
+  // The pivot phase: after every plugin's mounts into the root, so that none covers a mask.
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
   planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
 
   // pivot_root fails on roots such as the initramfs; there the caller asks for a move and chroot.
-  plan.add(PLUGIN_NAME, 'filesystem', container.noPivotRoot ? { op: 'move-root', slot: 'rootfs' } : { op: 'pivot-root', slot: 'rootfs' });
+  plan.add(PLUGIN_NAME, 'pivot', container.noPivotRoot ? { op: 'move-root', slot: 'rootfs' } : { op: 'pivot-root', slot: 'rootfs' });
   planRootAfterPivot(plan, spec);
 }
 
@@ -131,10 +132,10 @@ function planRootAfterPivot(plan: Plan, spec: ContainerSpec): void {
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation !== undefined && propagation !== 'private' && propagation !== 'rprivate') {
     const flags = parseMountOptions([propagation]).propagation;
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
   }
   if (spec.root === undefined) planBuiltinRootReadonly(plan, PLUGIN_NAME);
   if (spec.root?.readonly === true) {
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
+    plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
   }
 }

@@ -10,8 +10,8 @@ import type { Plan } from '@bulkhead/core';
 export function planMaskedPaths(plan: Plan, plugin: string, paths: readonly string[]): void {
   for (const path of paths) {
     const target = { path, root: 'rootfs' };
-    plan.add(plugin, 'filesystem', { op: 'mount', source: '/dev/null', target, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' }, ['ENOENT', 'ENOTDIR']);
-    plan.add(plugin, 'filesystem', { op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: ['MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: 'size=0', create: 'none' }, ['ENOENT', 'ENOTDIR']);
+    plan.add(plugin, 'pivot', { op: 'mount', source: '/dev/null', target, fstype: null, flags: ['MS_BIND'], data: null, create: 'none' }, ['ENOENT', 'ENOTDIR']);
+    plan.add(plugin, 'pivot', { op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: ['MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: 'size=0', create: 'none' }, ['ENOENT', 'ENOTDIR']);
   }
 }
 
@@ -19,7 +19,7 @@ export function planMaskedPaths(plan: Plan, plugin: string, paths: readonly stri
 export function planReadonlyPaths(plan: Plan, plugin: string, paths: readonly string[]): void {
   for (const path of paths) {
     const target = { path, root: 'rootfs' };
-    plan.add(plugin, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' }, ['ENOENT']);
-    plan.add(plugin, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: null, create: 'none' }, ['ENOENT']);
+    plan.add(plugin, 'pivot', { op: 'mount', source: null, target, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' }, ['ENOENT']);
+    plan.add(plugin, 'pivot', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: null, create: 'none' }, ['ENOENT']);
   }
 }

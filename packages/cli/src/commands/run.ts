@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { exitCodeOf, libc, type ContainerHandle } from '@bulkhead/core';
+import { exitCodeOf, libc, type ContainerHandle, type ContainerSpec, type CreateOptions, type Runtime } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
 import { CREATE_FLAGS, createOptions, readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
@@ -9,6 +9,7 @@ import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
 import { applyResourceFlags } from '../resources.js';
 import type { GlobalFlags } from '../main.js';
+import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '../adjust.js';
 
 /** Signals that `run` passes on to the container process. */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -25,11 +26,23 @@ export async function runCommand(argv: readonly string[], globals: GlobalFlags):
   if (isOciRun(argv)) return ociRunCommand(argv, globals);
   const flags = parseContainerFlags(argv);
   const runtime = createRuntime({ ...globals.runtime, init: flags.init });
+  const spec = specFromFlags(flags);
+  return runAndWait(runtime, spec, flags.id === undefined ? {} : { id: flags.id });
+}
+
+/** Runs a container in the foreground, forwarding signals, with pressure-driven adjustment when its annotation asks for it. */
+async function runAndWait(runtime: Runtime, spec: ContainerSpec, options: CreateOptions): Promise<number> {
+  const adjust = adjustOptionsOf(spec);
   const forwarder = new SignalForwarder();
+  let stopAdjust = () => {};
   try {
-    const status = await runtime.run(specFromFlags(flags), { ...(flags.id === undefined ? {} : { id: flags.id }), onStart: (handle) => forwarder.attach(handle) });
-    return exitCodeOf(status);
+    const onStart = (handle: ContainerHandle) => {
+      forwarder.attach(handle);
+      if (adjust !== undefined) stopAdjust = startAdjust(handle, adjust);
+    };
+    return exitCodeOf(await runtime.run(spec, { ...options, onStart }));
   } finally {
+    stopAdjust();
     forwarder.detach();
   }
 }
@@ -47,6 +60,11 @@ export function specFromFlags(flags: ContainerFlags) {
   if (flags.tty) spec.process!.terminal = true;
   applyResourceFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
+  if (flags.adjust.length > 0) {
+    // Parsed here as well, so that an error names the flag rather than the annotation it becomes.
+    parseAdjust('--adjust', flags.adjust.join(','));
+    spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
+  }
   return spec;
 }
 
@@ -110,11 +128,5 @@ async function ociRunCommand(argv: readonly string[], globals: GlobalFlags): Pro
     await runtime.start(id);
     return 0;
   }
-  const forwarder = new SignalForwarder();
-  try {
-    const status = await runtime.run(spec, { id, bundle, ...options, onStart: (handle) => forwarder.attach(handle) });
-    return exitCodeOf(status);
-  } finally {
-    forwarder.detach();
-  }
+  return runAndWait(runtime, spec, { id, bundle, ...options });
 }

@@ -14,6 +14,8 @@ const WEXITED = 4;
 const WNOHANG = 1;
 const WNOWAIT = 0x1000000;
 const LOCK_EX = 2;
+/** EFD_CLOEXEC, equal to O_CLOEXEC. */
+const EFD_CLOEXEC = 0o2000000;
 /** sizeof(siginfo_t) on Linux. */
 const SIGINFO_SIZE = 128;
 const CLD_EXITED = 1;
@@ -113,6 +115,75 @@ function release(memory: JsExternal): void {
   load<undefined>({ library: LIBRARY, funcName: 'free', retType: types().Void, paramsType: [types().External], paramsValue: [memory] });
 }
 
+/** pidfd_getfd(2) has no glibc wrapper before 2.36; its number is 438 on x86-64 and arm64 alike. */
+const SYS_PIDFD_GETFD: Record<string, number> = { x64: 438, arm64: 438 };
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_NOSIGNAL = 0x4000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+/** sizeof(struct sockaddr_un): sa_family_t and a 108-byte path. */
+const SOCKADDR_UN_SIZE = 110;
+
+function sockaddrUn(path: string): Buffer {
+  const address = Buffer.alloc(SOCKADDR_UN_SIZE);
+  const bytes = Buffer.from(path);
+  // The path needs its terminating NUL inside sun_path.
+  if (bytes.length >= SOCKADDR_UN_SIZE - 2) throw new SyscallError('connect', constants.errno.ENAMETOOLONG, path);
+  address.writeUInt16LE(AF_UNIX, 0);
+  bytes.copy(address, 2);
+  return address;
+}
+
+/** Copies bytes into C memory for the duration of `use`, which gets a pointer to them. */
+function withBytes<T>(bytes: Buffer, use: (memory: JsExternal) => T): T {
+  const memory = allocate(Math.max(bytes.length, 1));
+  try {
+    bytes.copy(binding().createExternalBuffer(memory, bytes.length));
+    return use(memory);
+  } finally {
+    release(memory);
+  }
+}
+
+/** The address of memory from `allocate`, through memcpy's return value (its first argument). */
+function addressOf(memory: JsExternal): bigint {
+  return load<bigint>({ library: LIBRARY, funcName: 'memcpy', retType: types().BigInt, paramsType: [types().External, types().External, types().U64], paramsValue: [memory, memory, 0] });
+}
+
+/**
+ * One sendmsg(2) of `payload` with `fd` in an SCM_RIGHTS control message. The struct msghdr, its
+ * iovec, the control message and the payload are laid out in one calloc'd block (x86-64 and
+ * arm64 sizes): msghdr at 0, iovec at 64, cmsghdr at 80, payload at 104. Returns the bytes sent.
+ */
+function sendWithFd(socket: number, payload: Buffer, fd: number, path: string): number {
+  const IOV = 64;
+  const CMSG = 80;
+  const DATA = 104;
+  const CMSG_SPACE = 24;
+  const memory = allocate(DATA + payload.length);
+  try {
+    const base = addressOf(memory);
+    const block = binding().createExternalBuffer(memory, DATA + payload.length);
+    block.writeBigUInt64LE(base + BigInt(IOV), 16); // msg_iov
+    block.writeBigUInt64LE(1n, 24); // msg_iovlen
+    block.writeBigUInt64LE(base + BigInt(CMSG), 32); // msg_control
+    block.writeBigUInt64LE(BigInt(CMSG_SPACE), 40); // msg_controllen
+    block.writeBigUInt64LE(base + BigInt(DATA), IOV); // iov_base
+    block.writeBigUInt64LE(BigInt(payload.length), IOV + 8); // iov_len
+    block.writeBigUInt64LE(20n, CMSG); // cmsg_len = CMSG_LEN(sizeof(int))
+    block.writeInt32LE(SOL_SOCKET, CMSG + 8);
+    block.writeInt32LE(SCM_RIGHTS, CMSG + 12);
+    block.writeInt32LE(fd, CMSG + 16);
+    payload.copy(block, DATA);
+    return call('sendmsg', [int(socket), pointer(memory), int(MSG_NOSIGNAL)], path);
+  } finally {
+    release(memory);
+  }
+}
+
 function decodeSiginfo(info: Buffer): ExitStatus {
   const code = info.readInt32LE(8);
   const status = info.readInt32LE(24);
@@ -185,12 +256,32 @@ export const libc: Syscalls = {
     call('mkfifo', [cstring(path), int(mode)], path);
   },
 
+  pidfdGetfd(pidfd, targetfd) {
+    return call('syscall', [{ type: types().I64, value: SYS_PIDFD_GETFD[arch()] ?? -1 }, int(pidfd), int(targetfd), int(0)], `fd ${targetfd}`);
+  },
+
+  sendFd(path, payload, fd) {
+    const socket = call('socket', [int(AF_UNIX), int(SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), int(0)], path);
+    try {
+      withBytes(sockaddrUn(path), (address) => call('connect', [int(socket), pointer(address), int(SOCKADDR_UN_SIZE)], path));
+      const sent = sendWithFd(socket, payload, fd, path);
+      const rest = payload.subarray(sent);
+      if (rest.length > 0) withBytes(rest, (bytes) => call('send', [int(socket), pointer(bytes), u64(rest.length), int(MSG_NOSIGNAL)], path));
+    } finally {
+      libc.close(socket);
+    }
+  },
+
   async flockExclusive(fd) {
     for (;;) {
       const result = await invokeInThread('flock', [int(fd), int(LOCK_EX)]);
       if (result.value === 0) return;
       if (result.errno !== EINTR) throw new SyscallError('flock', result.errno);
     }
+  },
+
+  eventfd() {
+    return call('eventfd', [int(0), int(EFD_CLOEXEC)]);
   },
 
   close(fd) {

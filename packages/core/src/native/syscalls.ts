@@ -39,8 +39,18 @@ export interface Syscalls {
   syscallExists(number: number): boolean;
   /** mkfifo(3). */
   mkfifo(path: string, mode: number): void;
+  /** pidfd_getfd(2): a copy, in this process, of the fd `targetfd` of the process behind `pidfd`. */
+  pidfdGetfd(pidfd: number, targetfd: number): number;
+  /**
+   * Connects to the UNIX stream socket at `path` and sends `payload` with `fd` attached
+   * (SCM_RIGHTS) in the first sendmsg(2), then closes the connection. Never blocks: the socket
+   * is non-blocking, so a listener whose backlog or buffer is full is an EAGAIN error.
+   */
+  sendFd(path: string, payload: Buffer, fd: number): void;
   /** flock(fd, LOCK_EX), run on a worker thread because it blocks until the lock is free. */
   flockExclusive(fd: number): Promise<void>;
+  /** eventfd(2) with EFD_CLOEXEC: a counter that the kernel signals, such as for a cgroup v1 OOM notification. */
+  eventfd(): number;
 }
 
 export const UMOUNT_FLAGS = Object.freeze({ MNT_FORCE: 1, MNT_DETACH: 2, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });

@@ -61,6 +61,8 @@ export function describeStep(step: Step): string {
       return `wait until start opens the FIFO ${step.slot}`;
     case 'unshare':
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
+    case 'seccomp':
+      return `load seccomp filter of ${step.filter.length / 8} instructions${step.flags === 0 ? '' : ` flags 0x${step.flags.toString(16)}`}${step.listener ? ' with a notification listener' : ''}`;
     case 'terminal': {
       const size = step.rows > 0 && step.cols > 0 ? ` of ${step.rows}x${step.cols}` : '';
       return `open a pty${size} in /dev/ptmx, send its master over fd ${step.socket}, make the slave the controlling terminal${step.console ? ' and /dev/console' : ''}`;
@@ -81,6 +83,8 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'exec' && errnoName === 'ENOEXEC') return 'the file is neither a binary for this machine nor a script with a #! line';
   if (step.op === 'mount' && step.create !== 'none' && errnoName === 'ENOENT') return 'the target, or a symlink on its path, names a missing directory inside the root';
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
+  if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
+  if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';
   if (step.op === 'terminal' && errnoName === 'ENOENT') return 'the container has no /dev/ptmx: mount a devpts at /dev/pts with newinstance,ptmxmode=0666';
   if (step.op === 'terminal' && errnoName === 'EPIPE') return 'the console socket was closed before it received the pty';
   if (step.op === 'move-root' && errnoName === 'EINVAL') return 'the root is not a mount point, or its parent mount is shared';

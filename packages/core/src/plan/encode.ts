@@ -28,6 +28,7 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  seccomp: 24,
   terminal: 25,
   'preserve-fds': 26,
   'move-root': 27,
@@ -131,6 +132,8 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot))];
     case 'unshare':
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
+    case 'seccomp':
+      return [{ kind: 'b', value: step.filter }, int(step.flags), int(step.listener ? 1 : 0)];
     case 'terminal':
       return [int(step.socket), int(step.rows), int(step.cols), int(step.console ? 1 : 0), int(step.uid), int(step.gid)];
     case 'preserve-fds':

@@ -5,7 +5,8 @@ import type { NamespaceType } from '../spec.js';
  *
  * | phase      | why here |
  * | ---------- | -------- |
- * | filesystem | mount(2) and pivot_root(2) need CAP_SYS_ADMIN in the mount namespace's owner, so they run before the process drops to its user |
+ * | filesystem | mount(2) needs CAP_SYS_ADMIN in the mount namespace's owner, so mounts run before the process drops to its user. The mount plugin sets up the root and the spec's mounts here; other plugins add their own mounts into the root after those |
+ * | pivot      | the mount plugin masks and freezes paths over everything mounted before, calls pivot_root(2) and makes the root read-only; host paths are out of reach after this |
  * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
  * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
  * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
@@ -13,7 +14,7 @@ import type { NamespaceType } from '../spec.js';
  * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
  * | exec       | execve of the container process, after the start barrier |
  */
-export const PHASES = ['filesystem', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec'] as const;
+export const PHASES = ['filesystem', 'pivot', 'host', 'limits', 'identity', 'privileges', 'seccomp', 'exec'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Mount flags by their kernel names, so that printed plans read like the syscall. */
@@ -98,10 +99,16 @@ export type Step =
   | { op: 'wait-fifo'; slot: string }
   | { op: 'unshare'; namespaces: NamespaceType[] }
   /**
-   * A pty opened in the container's /dev/ptmx: its master goes to the console socket, an fd the
-   * executor received after the sync socket (see EXTRA_FDS); the slave becomes the controlling
-   * terminal and fds 0 to 2, owned by uid and gid (-1: unchanged), and with `console` is also
-   * bound onto /dev/console. rows and cols of 0 leave the kernel's default size.
+   * seccomp(SECCOMP_SET_MODE_FILTER) with a compiled classic BPF program. `flags` are
+   * SECCOMP_FILTER_FLAG_* bits; with `listener` the kernel also returns a user notification fd,
+   * which the child hands to the parent (sync message LISTENER) before it goes on.
+   */
+  | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean }
+  /**
+   * A pty opened in the container's /dev/ptmx. Its master goes to the console socket, an extra
+   * fd of the executor (FIRST_EXTRA_FD and up). The slave becomes the controlling terminal and
+   * fds 0 to 2, owned by uid and gid (-1: unchanged), and with `console` is also bound onto
+   * /dev/console. rows and cols of 0 leave the kernel's default size.
    */
   | { op: 'terminal'; socket: number; rows: number; cols: number; console: boolean; uid: number; gid: number }
   /** The executor's fds first .. first+count-1 become the process's fds 3 .. 3+count-1. */

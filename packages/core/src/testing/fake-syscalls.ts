@@ -81,8 +81,22 @@ export class RecordingSyscalls implements Syscalls {
     this.record('mkfifo', [path, mode], path);
   }
 
+  pidfdGetfd(pidfd: number, targetfd: number): number {
+    this.record('pidfdGetfd', [pidfd, targetfd]);
+    return this.nextFd++;
+  }
+
+  sendFd(path: string, payload: Buffer, fd: number): void {
+    this.record('sendFd', [path, payload.toString(), fd], path);
+  }
+
   async flockExclusive(fd: number): Promise<void> {
     this.record('flockExclusive', [fd]);
+  }
+
+  eventfd(): number {
+    this.record('eventfd', []);
+    return this.nextFd++;
   }
 
   private record(name: keyof Syscalls, args: unknown[], path?: string): void {
