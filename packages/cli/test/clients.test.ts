@@ -1,5 +1,5 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type TestFn } from 'ava';
 import { BULKHEAD, fixtures, temporaryDir, uniqueId } from './helpers.js';
@@ -8,11 +8,12 @@ import { BULKHEAD, fixtures, temporaryDir, uniqueId } from './helpers.js';
  * podman and containerd driving bulkhead as their OCI runtime. Every scenario runs once with
  * runc, the reference, and once with bulkhead, and compares what the container printed.
  *
- * NOTE: the bulkhead runs are marked failing. podman's config.json sets process.capabilities,
- * linux.seccomp, linux.sysctl, a network namespace, a cgroup mount at /sys/fs/cgroup and a
- * device rule that denies every device; containerd's sets process.capabilities,
- * process.noNewPrivileges and a network namespace. This runtime does not handle all of them
- * yet. A bulkhead run that starts to pass fails its test, so that the mark is removed.
+ * NOTE: the bulkhead runs are marked failing, because this runtime does not handle all that
+ * the engines' configs set yet. podman's sets process.capabilities, a network namespace, a
+ * cgroup mount at /sys/fs/cgroup, a device rule that denies every device (runc adds its default
+ * device list to it) and, with --read-only, the tmpcopyup mount option. containerd's sets
+ * process.capabilities, process.noNewPrivileges and a network namespace. A bulkhead run that
+ * starts to pass fails its test, so that the mark is removed.
  */
 
 const hasCommand = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -55,6 +56,22 @@ function underPty(command: string[]): Promise<Outcome> {
   return runCommand('script', ['-qec', quoted, '/dev/null']);
 }
 
+/*
+ * podman and containerd mount image layers, shm and rootfs directories. They run in a mount
+ * namespace of their own, held open by a sleeping process. Other test files compare the host's
+ * mount table before and after, and it never shows those mounts.
+ */
+let holder: ChildProcess | undefined;
+async function privateMounts(): Promise<string[]> {
+  if (holder === undefined) {
+    holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
+    const own = readlinkSync('/proc/self/ns/mnt');
+    // The pid is unshare's from the start: wait until it has its new namespace.
+    while (readlinkSync(`/proc/${holder.pid}/ns/mnt`) === own) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return ['nsenter', `--target=${holder.pid}`, '--mount', '--'];
+}
+
 const RUNTIMES = { runc: 'runc', bulkhead: BULKHEAD } as const;
 type RuntimeName = keyof typeof RUNTIMES;
 
@@ -65,45 +82,41 @@ const PODMAN_GLOBALS = ['--root', join(podmanDir, 'root'), '--runroot', join(pod
 const PODMAN_RUN = ['--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096'];
 const IMAGE = 'bulkhead-test-debian';
 
-const podman = (runtime: RuntimeName, args: string[]) => ['podman', ...PODMAN_GLOBALS, '--runtime', RUNTIMES[runtime], ...args];
+const podman = async (runtime: RuntimeName, args: string[]) => [...(await privateMounts()), 'podman', ...PODMAN_GLOBALS, '--runtime', RUNTIMES[runtime], ...args];
 
 let imported: Promise<void> | undefined;
 /** Imports the Debian fixture as a podman image, once per test process. */
 function importImage(): Promise<void> {
   imported ??= (async () => {
     const { debian } = await fixtures();
-    execFileSync('sh', ['-c', `tar -C "$1" -c . | podman ${PODMAN_GLOBALS.join(' ')} import - ${IMAGE}`, 'sh', debian], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [nsenter, ...nsenterArgs] = await privateMounts();
+    execFileSync(nsenter!, [...nsenterArgs, 'sh', '-c', `tar -C "$1" -c . | podman ${PODMAN_GLOBALS.join(' ')} import - ${IMAGE}`, 'sh', debian], { stdio: ['ignore', 'ignore', 'pipe'] });
   })();
   return imported;
 }
 
-if (podmanReady) {
-  test.after.always(() => {
-    spawnSync('podman', [...PODMAN_GLOBALS, 'system', 'reset', '--force'], { stdio: 'ignore' });
-  });
-}
 
 /** podman scenarios: what each runs, and the output the comparison uses. */
 const PODMAN_SCENARIOS: Record<string, (runtime: RuntimeName) => Promise<Outcome>> = {
-  'run --rm prints the image os-release': (runtime) => run(podman(runtime, ['run', '--rm', ...PODMAN_RUN, IMAGE, 'cat', '/etc/os-release'])),
-  'run with --memory, --pids-limit, --read-only and --cap-drop ALL': (runtime) => {
+  'run --rm prints the image os-release': async (runtime) => run(await podman(runtime, ['run', '--rm', ...PODMAN_RUN, IMAGE, 'cat', '/etc/os-release'])),
+  'run with --memory, --pids-limit, --read-only and --cap-drop ALL': async (runtime) => {
     const script = 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; touch /x 2>&1; grep CapEff /proc/self/status; ls /sys/class/net';
-    return run(podman(runtime, ['run', '--rm', ...PODMAN_RUN, '--memory', '64m', '--pids-limit', '100', '--read-only', '--cap-drop', 'ALL', IMAGE, 'sh', '-c', script]));
+    return run(await podman(runtime, ['run', '--rm', ...PODMAN_RUN, '--memory', '64m', '--pids-limit', '100', '--read-only', '--cap-drop', 'ALL', IMAGE, 'sh', '-c', script]));
   },
   'run -d, exec, stop and rm': async (runtime) => {
     const name = uniqueId(`bh-${runtime}`);
     const steps = [
-      podman(runtime, ['run', '-d', '--name', name, ...PODMAN_RUN, IMAGE, 'sleep', '300']),
-      podman(runtime, ['exec', name, 'sh', '-c', 'echo exec $((40 + 2))']),
-      podman(runtime, ['stop', '--time', '1', name]),
-      podman(runtime, ['rm', name]),
+      await podman(runtime, ['run', '-d', '--name', name, ...PODMAN_RUN, IMAGE, 'sleep', '300']),
+      await podman(runtime, ['exec', name, 'sh', '-c', 'echo exec $((40 + 2))']),
+      await podman(runtime, ['stop', '--time', '1', name]),
+      await podman(runtime, ['rm', name]),
     ];
     // The container id that run -d prints differs between runs: only the exec's output counts.
     const outcomes: Outcome[] = [];
     for (const command of steps) outcomes.push(await run(command));
     return { code: outcomes.find((o) => o.code !== 0)?.code ?? 0, stdout: outcomes[1]!.stdout, stderr: outcomes.map((o) => o.stderr).join('') };
   },
-  'run -it under a pty gets /dev/pts/0': (runtime) => underPty(podman(runtime, ['run', '--rm', '-it', ...PODMAN_RUN, IMAGE, 'sh', '-c', 'tty; test -t 0 && echo stdin-is-a-tty'])),
+  'run -it under a pty gets /dev/pts/0': async (runtime) => underPty(await podman(runtime, ['run', '--rm', '-it', ...PODMAN_RUN, IMAGE, 'sh', '-c', 'tty; test -t 0 && echo stdin-is-a-tty'])),
 };
 
 for (const [title, scenario] of Object.entries(PODMAN_SCENARIOS)) {
@@ -129,15 +142,15 @@ for (const [title, scenario] of Object.entries(PODMAN_SCENARIOS)) {
 const containerdDir = containerdReady ? temporaryDir('bulkhead-containerd-') : '';
 const containerdSocket = join(containerdDir, 'containerd.sock');
 let containerd: Promise<string> | undefined;
-let daemon: ReturnType<typeof spawn> | undefined;
-if (containerdReady) test.after.always(() => daemon?.kill('SIGTERM'));
+let daemon: ChildProcess | undefined;
 
 /** Starts containerd once per test process and returns the rootfs that ctr runs. */
 function startContainerd(): Promise<string> {
   containerd ??= (async () => {
     const config = join(containerdDir, 'config.toml');
     writeFileSync(config, `version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${containerdSocket}"\n[ttrpc]\n  address = "${containerdSocket}.ttrpc"\n`);
-    daemon = spawn('containerd', ['--config', config, '--root', join(containerdDir, 'root'), '--state', join(containerdDir, 'state')], { stdio: 'ignore' });
+    const [nsenter, ...nsenterArgs] = await privateMounts();
+    daemon = spawn(nsenter!, [...nsenterArgs, 'containerd', '--config', config, '--root', join(containerdDir, 'root'), '--state', join(containerdDir, 'state')], { stdio: 'ignore' });
     for (let i = 0; i < 100 && spawnSync('ctr', ['--address', containerdSocket, 'version'], { stdio: 'ignore' }).status !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     const { busybox } = await fixtures();
     const rootfs = join(containerdDir, 'rootfs');
@@ -147,13 +160,11 @@ function startContainerd(): Promise<string> {
   return containerd;
 }
 
-const ctrRun = (runtime: RuntimeName, rootfs: string, flags: string[], command: string[]) => ['ctr', '--address', containerdSocket, 'run', '--rm', ...flags, '--rootfs', '--env', 'PATH=/bin:/sbin', '--runc-binary', RUNTIMES[runtime], rootfs, uniqueId(`ctr-${runtime}-${flags.length}`), ...command];
+const ctrRun = async (runtime: RuntimeName, rootfs: string, flags: string[], command: string[]) => [...(await privateMounts()), 'ctr', '--address', containerdSocket, 'run', '--rm', ...flags, '--rootfs', '--env', 'PATH=/bin:/sbin', '--runc-binary', RUNTIMES[runtime], rootfs, uniqueId(`ctr-${runtime}-${flags.length}`), ...command];
 
 const CONTAINERD_SCENARIOS: Record<string, (runtime: RuntimeName, rootfs: string) => Promise<Outcome>> = {
-  'ctr run prints from the container': (runtime, rootfs) => {
-    return run(ctrRun(runtime, rootfs, [], ['sh', '-c', 'echo "pid $$"; grep -c pids /proc/self/cgroup']));
-  },
-  'ctr run -t under a pty gets /dev/pts/0': (runtime, rootfs) => underPty(ctrRun(runtime, rootfs, ['-t'], ['sh', '-c', 'busybox tty; test -t 0 && echo stdin-is-a-tty'])),
+  'ctr run prints from the container': async (runtime, rootfs) => run(await ctrRun(runtime, rootfs, [], ['sh', '-c', 'echo "pid $$"; grep -c pids /proc/self/cgroup'])),
+  'ctr run -t under a pty gets /dev/pts/0': async (runtime, rootfs) => underPty(await ctrRun(runtime, rootfs, ['-t'], ['sh', '-c', 'busybox tty; test -t 0 && echo stdin-is-a-tty'])),
 };
 
 for (const [title, scenario] of Object.entries(CONTAINERD_SCENARIOS)) {
@@ -173,3 +184,14 @@ for (const [title, scenario] of Object.entries(CONTAINERD_SCENARIOS)) {
     t.is(outcome.stdout, expected.stdout);
   });
 }
+
+// Last: remove podman's containers and storage, stop containerd, then let the mount namespace go.
+test.after.always(async () => {
+  if (holder === undefined) return;
+  if (podmanReady) spawnSync('nsenter', [`--target=${holder.pid}`, '--mount', '--', 'podman', ...PODMAN_GLOBALS, 'system', 'reset', '--force'], { stdio: 'ignore' });
+  if (daemon !== undefined) {
+    daemon.kill('SIGTERM');
+    await new Promise((resolve) => daemon!.once('exit', resolve));
+  }
+  holder.kill('SIGKILL');
+});

@@ -67,8 +67,13 @@ export interface Result {
 
 /** Runs the bulkhead command line to completion. NODE_EXTRA_CA_CERTS is dropped: it only slows Node's start. */
 export function bulkhead(args: string[], options: SpawnOptions & { input?: string } = {}): Promise<Result> {
+  return runProgram(process.execPath, [BULKHEAD, ...args], options);
+}
+
+/** Runs a program to completion, as `bulkhead` runs the command line. */
+export function runProgram(file: string, args: string[], options: SpawnOptions & { input?: string } = {}): Promise<Result> {
   const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
-  const child = spawn(process.execPath, [BULKHEAD, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));

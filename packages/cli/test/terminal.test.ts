@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bulkhead, listDir, ociBundle as bundle, rootTest, stateRoot, temporaryDir, uniqueId, type Result } from './helpers.js';
+import { BULKHEAD, bulkhead, listDir, ociBundle as bundle, rootTest, runProgram, stateRoot, temporaryDir, uniqueId, type Result } from './helpers.js';
 
 const RECEIVER_SOURCE = fileURLToPath(new URL('../../test/console-receiver.c', import.meta.url));
 
@@ -58,7 +58,7 @@ rootTest('create sends a pty master to the console socket and the container runs
   t.regex(output, /^\/dev\/pts\/0\r?$/m, 'tty names the first pty of the container devpts');
   t.regex(output, /^33 101\r?$/m, 'stty size reads the size the engine set with TIOCSWINSZ');
   t.regex(output, /^stdin-is-a-tty\r?$/m);
-  // Session 1: the shell, PID 1, leads its session; tty_nr 34816 is major 136 (pts), minor 0.
+  // Session 1 means that the shell, PID 1, leads its session. tty_nr 34816 is major 136 (pts), minor 0.
   t.regex(output, /^1 34816\r?$/m, 'the pty is the controlling terminal of the session the shell leads');
   t.regex(output, /^crw.* 136, +0 .*\/dev\/console\r?$/m, '/dev/console is the pty');
   t.is((await bulkhead(['--root', root, 'delete', '--force', id])).code, 0);
@@ -151,12 +151,14 @@ rootTest('--preserve-fds names an fd the caller did not open', async (t) => {
 });
 
 rootTest('--no-pivot enters a root on a tmpfs with MS_MOVE and chroot', async (t) => {
-  const tmpfs = temporaryDir('bulkhead-ramroot-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', tmpfs]);
-  t.teardown(() => execFileSync('umount', ['-l', tmpfs]));
-  const dir = await bundle((c) => (c.process.args = ['sh', '-c', 'cat /on-tmpfs; stat -f -c %T /']), tmpfs);
+  const dir = await bundle((c) => (c.process.args = ['sh', '-c', 'cat /on-tmpfs; stat -f -c %T /']));
   writeFileSync(join(dir, 'rootfs', 'on-tmpfs'), 'inside the tmpfs root\n');
-  const result = await bulkhead(['--root', stateRoot(), '--debug', 'run', '--no-pivot', '--bundle', dir, uniqueId('nopivot')]);
+  // The bundle is copied onto a tmpfs in a mount namespace of its own, so that the host's mount
+  // table, which other tests compare, never shows the tmpfs.
+  const tmpfs = temporaryDir('bulkhead-ramroot-');
+  const script = 'mount -t tmpfs -o size=64m tmpfs "$1" && cp -a "$2/." "$1/" && shift 2 && exec "$@"';
+  const command = [process.execPath, BULKHEAD, '--root', stateRoot(), '--debug', 'run', '--no-pivot', '--bundle', tmpfs, uniqueId('nopivot')];
+  const result = await runProgram('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', tmpfs, dir, ...command]);
   t.is(result.code, 0, result.stderr);
   t.is(result.stdout, 'inside the tmpfs root\ntmpfs\n');
   t.regex(result.stderr, /move rootfs onto \/ and chroot into it/);
