@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type TestFn } from 'ava';
 import { BULKHEAD, fixtures, temporaryDir, uniqueId } from './helpers.js';
@@ -137,18 +137,22 @@ for (const [title, scenario] of Object.entries(PODMAN_SCENARIOS)) {
   });
 }
 
-// containerd, with its root, state and socket in a temporary directory. ctr runs a copy of the
-// busybox root directly (--rootfs), so no image is needed.
+// containerd, with its root, state, socket, FIFOs and runtime state in a temporary directory; its
+// runc shim still creates /run/containerd/s for its own sockets. ctr runs a copy of the busybox
+// root directly (--rootfs), so no image is needed.
 const containerdDir = containerdReady ? temporaryDir('bulkhead-containerd-') : '';
 const containerdSocket = join(containerdDir, 'containerd.sock');
 let containerd: Promise<string> | undefined;
 let daemon: ChildProcess | undefined;
+/** Whether /run/containerd existed before this test started containerd; if not, the test removes what the shim left there. */
+let hadRunContainerd = true;
 
 /** Starts containerd once per test process and returns the rootfs that ctr runs. */
 function startContainerd(): Promise<string> {
   containerd ??= (async () => {
     const config = join(containerdDir, 'config.toml');
     writeFileSync(config, `version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${containerdSocket}"\n[ttrpc]\n  address = "${containerdSocket}.ttrpc"\n`);
+    hadRunContainerd = existsSync('/run/containerd');
     const [nsenter, ...nsenterArgs] = await privateMounts();
     daemon = spawn(nsenter!, [...nsenterArgs, 'containerd', '--config', config, '--root', join(containerdDir, 'root'), '--state', join(containerdDir, 'state')], { stdio: 'ignore' });
     for (let i = 0; i < 100 && spawnSync('ctr', ['--address', containerdSocket, 'version'], { stdio: 'ignore' }).status !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -160,7 +164,7 @@ function startContainerd(): Promise<string> {
   return containerd;
 }
 
-const ctrRun = async (runtime: RuntimeName, rootfs: string, flags: string[], command: string[]) => [...(await privateMounts()), 'ctr', '--address', containerdSocket, 'run', '--rm', ...flags, '--rootfs', '--env', 'PATH=/bin:/sbin', '--runc-binary', RUNTIMES[runtime], rootfs, uniqueId(`ctr-${runtime}-${flags.length}`), ...command];
+const ctrRun = async (runtime: RuntimeName, rootfs: string, flags: string[], command: string[]) => [...(await privateMounts()), 'ctr', '--address', containerdSocket, 'run', '--rm', ...flags, '--fifo-dir', join(containerdDir, 'fifo'), '--runc-root', join(containerdDir, 'runc'), '--rootfs', '--env', 'PATH=/bin:/sbin', '--runc-binary', RUNTIMES[runtime], rootfs, uniqueId(`ctr-${runtime}-${flags.length}`), ...command];
 
 const CONTAINERD_SCENARIOS: Record<string, (runtime: RuntimeName, rootfs: string) => Promise<Outcome>> = {
   'ctr run prints from the container': async (runtime, rootfs) => run(await ctrRun(runtime, rootfs, [], ['sh', '-c', 'echo "pid $$"; grep -c pids /proc/self/cgroup'])),
@@ -192,6 +196,7 @@ test.after.always(async () => {
   if (daemon !== undefined) {
     daemon.kill('SIGTERM');
     await new Promise((resolve) => daemon!.once('exit', resolve));
+    if (!hadRunContainerd) rmSync('/run/containerd', { recursive: true, force: true });
   }
   holder.kill('SIGKILL');
 });
