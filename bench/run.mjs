@@ -56,6 +56,7 @@ async function main() {
   const { busybox } = await ensureFixtures();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulkhead-bench-'));
   const cases = [];
+  let syscallRows = [];
   try {
     cases.push(...prepareColdCases(busybox, workDir));
     const warm = await startWarmCase(busybox);
@@ -63,6 +64,7 @@ async function main() {
       cases.push(warm);
     }
     await runRounds(cases, options);
+    syscallRows = await runSyscallCases(busybox, workDir);
   } finally {
     for (const benchCase of cases) {
       benchCase.close?.();
@@ -71,9 +73,10 @@ async function main() {
   }
   const summary = summarize(cases);
   printTable(summary);
-  writeResults(summary, options, busybox);
+  printSyscallTable(syscallRows);
+  writeResults(summary, options, busybox, syscallRows);
   // A skipped case is expected while bulkhead is unbuilt. A failed run is not.
-  if (summary.some((row) => row.error && !row.skipped)) {
+  if ([...summary, ...syscallRows].some((row) => row.error && !row.skipped)) {
     process.exitCode = 1;
   }
 }
@@ -118,6 +121,8 @@ function prepareColdCases(rootfs, workDir) {
   return [
     prepareBulkheadCase(rootfs),
     prepareBulkheadLimitsCase(rootfs),
+    prepareBulkheadBridgeCase(rootfs, workDir),
+    prepareCniBridgeCase(workDir),
     prepareRuncCase(rootfs, workDir),
     prepareBwrapCase(rootfs),
   ];
@@ -139,6 +144,79 @@ function prepareBulkheadLimitsCase(rootfs) {
     return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
   }
   return commandCase(name, () => [BULKHEAD_BIN, 'run', '--rootfs', rootfs, '--memory', '64M', '--pids-limit', '32', '--cpus', '0.5', '--', '/bin/true']);
+}
+
+// Bridges and subnets of the two networked cases. No packet is sent: the
+// containers only get their links, addresses and routes.
+const BENCH_BRIDGE = 'bhbench0';
+const BENCH_SUBNET = '10.213.250';
+const CNI_BRIDGE = 'bhbenchcni0';
+const CNI_SUBNET = '10.213.251';
+
+// The plain run on a bridge: veth pair, lease, address and default route. The
+// bridge is made before the rounds, as a CNI network's bridge outlives its
+// containers, so that samples do not pay for creating and removing it.
+function prepareBulkheadBridgeCase(rootfs, workDir) {
+  const name = 'bulkhead (bridge)';
+  if (!fs.existsSync(BULKHEAD_BIN)) {
+    return skippedCase(name, `${path.relative(REPO_ROOT, BULKHEAD_BIN)} is missing (build and link packages/cli first)`);
+  }
+  if (!hasCommand('ip')) {
+    return skippedCase(name, 'ip is not installed: run apt-get install iproute2');
+  }
+  runChecked('ip', ['link', 'add', BENCH_BRIDGE, 'type', 'bridge']);
+  runChecked('ip', ['addr', 'add', `${BENCH_SUBNET}.1/24`, 'dev', BENCH_BRIDGE]);
+  runChecked('ip', ['link', 'set', BENCH_BRIDGE, 'up']);
+  const stateRoot = path.join(workDir, 'bridge-state');
+  const benchCase = commandCase(name, () => [BULKHEAD_BIN, '--root', stateRoot, 'run', '--rootfs', rootfs, '--network', `bridge:${BENCH_BRIDGE}`, '--subnet', `${BENCH_SUBNET}.0/24`, '--', '/bin/true']);
+  benchCase.close = () => spawnSync('ip', ['link', 'del', BENCH_BRIDGE], { stdio: 'ignore' });
+  return benchCase;
+}
+
+// The same network work done by the standard CNI plugins: a named network
+// namespace, then the bridge plugin's ADD (veth pair, host-local lease,
+// address, default route) and DEL, then the namespace removed. No container
+// process runs, so this is the network part alone.
+function prepareCniBridgeCase(workDir) {
+  const name = 'CNI bridge (network only)';
+  const plugins = '/usr/lib/cni';
+  if (!fs.existsSync(path.join(plugins, 'bridge')) || !fs.existsSync(path.join(plugins, 'host-local'))) {
+    return skippedCase(name, `${plugins}/bridge is missing: run apt-get install containernetworking-plugins`);
+  }
+  const config = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'bulkhead-bench',
+    type: 'bridge',
+    bridge: CNI_BRIDGE,
+    isGateway: true,
+    ipam: { type: 'host-local', subnet: `${CNI_SUBNET}.0/24`, dataDir: path.join(workDir, 'cni-ipam') },
+  });
+  let sequence = 0;
+  return {
+    name,
+    samples: [],
+    async runOnce() {
+      sequence += 1;
+      const netns = `bulkhead-bench-${process.pid}-${sequence}`;
+      const started = process.hrtime.bigint();
+      runChecked('ip', ['netns', 'add', netns]);
+      try {
+        for (const command of ['ADD', 'DEL']) {
+          const env = { ...CHILD_ENV, CNI_COMMAND: command, CNI_CONTAINERID: netns, CNI_NETNS: `/run/netns/${netns}`, CNI_IFNAME: 'eth0', CNI_PATH: plugins };
+          const result = spawnSync(path.join(plugins, 'bridge'), [], { env, input: config, encoding: 'utf8' });
+          if (result.error || result.status !== 0) {
+            throw new Error(`CNI bridge ${command} failed: ${result.stdout.trim() || result.stderr.trim()}`);
+          }
+        }
+      } finally {
+        runChecked('ip', ['netns', 'del', netns]);
+      }
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    },
+    close() {
+      spawnSync('ip', ['link', 'del', CNI_BRIDGE], { stdio: 'ignore' });
+    },
+  };
 }
 
 // Writes one OCI bundle whose config points at the fixture. Each sample runs
@@ -212,6 +290,146 @@ function runChecked(command, args) {
   const result = spawnSync(command, args, { env: CHILD_ENV, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (result.error || result.status !== 0) {
     throw new Error(describeFailure(command, args, result));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Syscall cost: a static program in a copy of the busybox root times a loop of
+// getppid calls, with no filter and with bulkhead's default seccomp profile,
+// under bulkhead and under runc. runc gets the profile as JSON from the same
+// defaultProfile() that `bulkhead run --seccomp default` uses.
+
+const SYSCALL_LOOP_SOURCE = path.join(REPO_ROOT, 'bench/syscall-loop.c');
+// 100 batches of 5000 calls: each batch takes a few ms, so some run without preemption.
+const SYSCALL_LOOP_ARGS = ['100', '5000'];
+const SYSCALL_ROUNDS = 9;
+
+async function runSyscallCases(busybox, workDir) {
+  const rootfs = path.join(workDir, 'syscall-rootfs');
+  fs.cpSync(busybox, rootfs, { recursive: true, verbatimSymlinks: true });
+  try {
+    runChecked('gcc', ['-static', '-O2', '-o', path.join(rootfs, 'bin/syscall-loop'), SYSCALL_LOOP_SOURCE]);
+  } catch (error) {
+    return [{ name: 'syscall cost', samplesNs: [], error: `gcc failed: ${firstLine(error)}`, skipped: false }];
+  }
+  const profile = await loadDefaultProfile();
+  const cases = [
+    syscallBulkheadCase('bulkhead, no filter', rootfs, []),
+    syscallBulkheadCase('bulkhead, default profile', rootfs, ['--seccomp', 'default']),
+    syscallRuncCase('runc, no filter', rootfs, workDir, undefined),
+    profile ? syscallRuncCase('runc, default profile', rootfs, workDir, profile) : { ...skippedCase('runc, default profile', '@bulkhead/plugin-seccomp is not built'), samplesNs: [] },
+  ];
+  for (let round = 0; round < SYSCALL_ROUNDS; round += 1) {
+    for (const benchCase of cases.filter((c) => !c.error)) {
+      try {
+        benchCase.samplesNs.push(benchCase.runOnce());
+      } catch (error) {
+        benchCase.error = firstLine(error);
+        process.stderr.write(`bench: dropping ${benchCase.name}: ${benchCase.error}\n`);
+      }
+    }
+  }
+  return summarizeSyscalls(cases);
+}
+
+// Returns bulkhead's default profile, or undefined when the plugin is not built.
+async function loadDefaultProfile() {
+  try {
+    return (await import('@bulkhead/plugin-seccomp')).defaultProfile();
+  } catch {
+    return undefined;
+  }
+}
+
+function syscallBulkheadCase(name, rootfs, flags) {
+  if (!fs.existsSync(BULKHEAD_BIN)) {
+    return { ...skippedCase(name, 'bulkhead is not built'), samplesNs: [] };
+  }
+  return syscallCase(name, () => [BULKHEAD_BIN, 'run', '--rootfs', rootfs, ...flags, '--', '/bin/syscall-loop', ...SYSCALL_LOOP_ARGS]);
+}
+
+// Returns a case that runs the loop in a runc bundle like the startup case's, with linux.seccomp set to profile.
+function syscallRuncCase(name, rootfs, workDir, profile) {
+  if (!hasCommand('runc')) {
+    return { ...skippedCase(name, 'runc is not installed'), samplesNs: [] };
+  }
+  const slug = profile ? 'default' : 'none';
+  const bundle = path.join(workDir, `syscall-bundle-${slug}`);
+  const stateRoot = path.join(workDir, `syscall-runc-state-${slug}`);
+  fs.mkdirSync(bundle);
+  fs.mkdirSync(stateRoot);
+  runChecked('runc', ['spec', '--bundle', bundle]);
+  const configFile = path.join(bundle, 'config.json');
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  config.root = { path: rootfs, readonly: true };
+  config.process.args = ['/bin/syscall-loop', ...SYSCALL_LOOP_ARGS];
+  config.process.terminal = false;
+  if (profile) {
+    config.linux.seccomp = profile;
+  }
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  let sequence = 0;
+  return syscallCase(name, () => {
+    sequence += 1;
+    return ['runc', '--root', stateRoot, 'run', '--bundle', bundle, `bulkhead-bench-sys-${slug}-${process.pid}-${sequence}`];
+  });
+}
+
+// Returns a case whose sample runs the loop once and returns the ns per call of its fastest batch.
+function syscallCase(name, buildArgv) {
+  return {
+    name,
+    samplesNs: [],
+    runOnce() {
+      const [command, ...args] = buildArgv();
+      const result = spawnSync(command, args, { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+      const ns = Number(result.stdout?.trim());
+      if (result.error || result.status !== 0 || !Number.isFinite(ns)) {
+        throw new Error(describeFailure(command, args, result));
+      }
+      return ns;
+    },
+  };
+}
+
+function summarizeSyscalls(cases) {
+  const rows = cases.map((benchCase) => {
+    const sorted = [...benchCase.samplesNs].sort((a, b) => a - b);
+    return {
+      name: benchCase.name,
+      runs: sorted.length,
+      medianNs: sorted.length ? median(sorted) : null,
+      samplesNs: benchCase.samplesNs,
+      skipped: benchCase.skipped ?? false,
+      error: benchCase.error ?? null,
+    };
+  });
+  const medianOf = (name) => rows.find((row) => row.name === name && !row.error)?.medianNs ?? null;
+  for (const row of rows) {
+    const runtime = row.name.split(',')[0];
+    const unfiltered = medianOf(`${runtime}, no filter`);
+    const runcSame = medianOf(row.name.replace(/^bulkhead/, 'runc'));
+    row.vsNoFilter = row.medianNs !== null && unfiltered ? row.medianNs / unfiltered : null;
+    row.vsRunc = row.medianNs !== null && runcSame ? row.medianNs / runcSame : null;
+  }
+  return rows;
+}
+
+function printSyscallTable(rows) {
+  if (rows.length === 0) {
+    return;
+  }
+  const header = ['getppid cost', 'runs', 'median ns', 'vs no filter', 'vs runc'];
+  const ratio = (value) => (value === null ? '-' : `${value.toFixed(2)}x`);
+  const body = rows.map((row) => [row.name, String(row.runs), formatNumber(row.medianNs, 1), ratio(row.vsNoFilter), ratio(row.vsRunc)]);
+  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column].length)));
+  const format = (cells) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  console.log('');
+  console.log(format(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  body.forEach((cells) => console.log(format(cells)));
+  for (const row of rows.filter((r) => r.error)) {
+    console.log(`${row.name}: ${row.skipped ? 'skipped' : 'failed'}: ${row.error}`);
   }
 }
 
@@ -377,7 +595,7 @@ function formatNumber(value, digits) {
   return value === null ? '-' : value.toFixed(digits);
 }
 
-function writeResults(rows, options, rootfs) {
+function writeResults(rows, options, rootfs, syscallRows) {
   const results = {
     date: new Date().toISOString(),
     host: describeHost(),
@@ -385,6 +603,7 @@ function writeResults(rows, options, rootfs) {
     iterations: options.iterations,
     warmup: options.warmup,
     cases: rows,
+    syscallCost: { batches: Number(SYSCALL_LOOP_ARGS[0]), callsPerBatch: Number(SYSCALL_LOOP_ARGS[1]), rounds: SYSCALL_ROUNDS, cases: syscallRows },
   };
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,4 +1,5 @@
 import { OCI_VERSION, type ContainerSpec } from '@bulkhead/core';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '@bulkhead/policy';
 
 export interface DefaultSpecOptions {
   args: string[];
@@ -14,7 +15,7 @@ export interface DefaultSpecOptions {
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * Builds a spec like the one `runc spec` writes: new pid, ipc, uts and mount namespaces, the standard mounts
+ * Builds a spec like the one `runc spec` writes: new pid, network, ipc, uts and mount namespaces, the standard mounts
  * (/proc, a tmpfs /dev, devpts, /dev/shm, mqueue and a read-only /sys), and the usual masked and
  * read-only paths of /proc and /sys.
  */
@@ -32,10 +33,9 @@ export function defaultSpec(options: DefaultSpecOptions): ContainerSpec {
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     ],
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      // Kernel interfaces that reveal or change host state, hidden or frozen as other runtimes do by default.
-      maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
   };
   if (options.rootfs !== undefined) spec.root = { path: options.rootfs, readonly: options.readonly ?? false };

@@ -1,7 +1,9 @@
+import { parseLevel, ISOLATION_LEVELS, type IsolationLevel } from '@bulkhead/policy';
+import { NETWORK_VALUE_FLAGS, type NetworkFlags } from './network.js';
 import type { ResourceFlags } from './resources.js';
 import { usageError } from './usage.js';
 
-export interface ContainerFlags extends ResourceFlags {
+export interface ContainerFlags extends ResourceFlags, NetworkFlags {
   rootfs?: string;
   readOnly: boolean;
   hostname?: string;
@@ -13,14 +15,20 @@ export interface ContainerFlags extends ResourceFlags {
   cgroupns: boolean;
   /** Pressure-driven adjustment bounds, such as "cpu=0.2:1"; they become the org.bulkhead.adjust annotation. */
   adjust: string[];
+  /** An isolation level whose settings replace the default spec's. */
+  level?: IsolationLevel;
+  allowPrivileged: boolean;
+  allowNested: boolean;
+  /** --seccomp: 'default', 'unconfined' or the path of an OCI linux.seccomp JSON file. */
+  seccomp?: string;
   /** Sets process.terminal; the container uses the caller's terminal, as its stdio. */
   tty: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
-const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'tty', 't']);
+const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level', 'seccomp']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested', 'masquerade', 'tty', 't']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -47,7 +55,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, tty: false, adjust: [], args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, tty: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -58,7 +66,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
     if (BOOLEAN_FLAGS.has(name)) {
       if (inline !== undefined) throw usageError(`flag --${name} takes no value`);
       setBoolean(flags, name);
-    } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || VALUE_FLAGS.has(name)) {
+    } else if (name in RESOURCE_FLAGS || name in REPEATED_FLAGS || name in NETWORK_VALUE_FLAGS || VALUE_FLAGS.has(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw usageError(`flag --${name} needs a value`);
       setValue(flags, name, value);
@@ -67,6 +75,7 @@ export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
     }
   }
   if (flags.args.length === 0) throw usageError('missing the command to run; usage: bulkhead run [flags] [--] CMD [ARG...]');
+  if ((flags.allowPrivileged || flags.allowNested) && flags.level === undefined) throw usageError('flags --allow-privileged and --allow-nested change an isolation level: give --level too');
   return flags;
 }
 
@@ -80,6 +89,9 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   if (name === 'read-only') flags.readOnly = true;
   else if (name === 'init') flags.init = true;
   else if (name === 'cgroupns') flags.cgroupns = true;
+  else if (name === 'allow-privileged') flags.allowPrivileged = true;
+  else if (name === 'allow-nested') flags.allowNested = true;
+  else if (name === 'masquerade') flags.masquerade = true;
   else if (name === 'tty' || name === 't') flags.tty = true;
   else flags.json = true;
 }
@@ -91,6 +103,10 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
   }
   if (name in REPEATED_FLAGS) {
     flags[REPEATED_FLAGS[name]!].push(value);
+    return;
+  }
+  if (name in NETWORK_VALUE_FLAGS) {
+    flags[NETWORK_VALUE_FLAGS[name]!] = value;
     return;
   }
   switch (name) {
@@ -109,6 +125,15 @@ function setValue(flags: ContainerFlags, name: string, value: string): void {
       return;
     case 'id':
       flags.id = value;
+      return;
+    case 'level': {
+      const level = parseLevel(value);
+      if (level === undefined) throw usageError(`flag --level ${JSON.stringify(value)}: expected one of ${ISOLATION_LEVELS.join(', ')}`);
+      flags.level = level;
+      return;
+    }
+    case 'seccomp':
+      flags.seccomp = value;
       return;
   }
 }

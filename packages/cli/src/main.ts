@@ -1,8 +1,11 @@
 import { BulkheadError, ErrorCode, StepError, type Logger } from '@bulkhead/core';
 import { createCommand, deleteCommand, killCommand, pauseCommand, resumeCommand, startCommand, stateCommand } from './commands/lifecycle.js';
+import { auditCommand } from './commands/audit.js';
+import { checkCommand } from './commands/check.js';
 import { execCommand } from './commands/exec.js';
 import { eventsCommand, updateCommand } from './commands/resources.js';
 import { listCommand, psCommand } from './commands/list.js';
+import { netStatsCommand } from './commands/net-stats.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { featuresCommand, specCommand } from './commands/spec.js';
@@ -38,6 +41,9 @@ const COMMANDS: Record<string, Command> = {
   resume: resumeCommand,
   events: eventsCommand,
   update: updateCommand,
+  check: checkCommand,
+  audit: auditCommand,
+  'net-stats': netStatsCommand,
 };
 
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */

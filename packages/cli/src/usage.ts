@@ -9,13 +9,17 @@ export const HELP = `usage: bulkhead [global flags] COMMAND [flags]
 Commands:
   run [flags] [--] CMD [ARG...]   run CMD in a new container and wait for it
   plan [flags] [--] CMD [ARG...]  print the child program of that container without running it
+  check [--rules FILE] [--json] CONFIG
+                                  check a config.json against compliance rules; exit 0 pass, 1 fail
+  audit ID                        print the container's audit events as JSON lines
 
 OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
-  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--process FILE] [-d] [--pid-file FILE] [--tty] ID CMD [ARG...]
-                                               run another process in a running container
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--cap CAP] [--process FILE] [-d] [--pid-file FILE] [--tty] ID CMD [ARG...]
+                                               run another process in a running container;
+                                               --cap adds a capability (repeatable)
   create, run and exec also take:
     --console-socket PATH   send the pty master of a terminal process to this UNIX socket
     --preserve-fds N        pass fds 3 to 3+N-1 on to the process, as its fds 3, 4, ...
@@ -34,6 +38,7 @@ OCI runtime commands, as runc has them:
   ps [--format table|json] ID                  list the container's processes
   spec [--bundle DIR]                          write a default config.json
   features                                     print the runtime's features and the kernel's
+  net-stats [--json] ID                        print the container's interface and firewall counters
 
 Flags of run and plan:
   --rootfs DIR      root filesystem (default: a built-in root of read-only host directories and a tmpfs)
@@ -57,6 +62,25 @@ Flags of run and plan:
                     (memory.high on cgroup v2, 5% steps) within bounds from pressure stall
                     information; each change is printed as an audit line; repeatable
   -t, --tty         mark the process as a terminal one; it uses your terminal as its stdio
+  --level strict|moderate|permissive  apply an isolation level (see docs/security.md)
+  --allow-privileged  with --level: every capability, no seccomp profile, no masked paths
+  --allow-nested    with --level: what a container runtime inside the container needs
+  --seccomp default|unconfined|FILE
+                    seccomp filter: bulkhead's default profile, none (the default), or the
+                    linux.seccomp JSON object in FILE (./default for a file named default)
+  --network MODE    none (default: own namespace, loopback only), host, bridge[:NAME] (default
+                    bridge bulkhead0), cni:CONFIG (hand the namespace to the CNI plugins of a
+                    .conf or .conflist file) or ns:PATH (join the network namespace at PATH)
+  --subnet CIDR     the bridge's IPv4 subnet, on its first use (default 10.213.0.0/24)
+  --gateway ADDR    the bridge's address, on its first use (default: the subnet's first address)
+  --ip-range FIRST-LAST  addresses leased to containers, on the bridge's first use
+  --vxlan VNI:REMOTE[,REMOTE]  join the bridge to the same network on other hosts (underlay
+                    IPv4 addresses) with a vxlan device, on the bridge's first use
+  --masquerade      source NAT for traffic leaving the bridge's subnet (nftables rules only)
+  --egress-rate RATE, --ingress-rate RATE    token bucket rate, such as 10mbit; bridge only
+  --egress-burst SIZE, --ingress-burst SIZE  token bucket size, such as 32kb
+  --firewall JSON|@FILE  firewall: {"policy":{"ingress":"drop"},"rules":[{"direction":"ingress",
+                    "action":"accept","protocol":"tcp","port":8080,"cidr":"10.0.0.0/8"}]}
 
 Flags of plan only:
   --json            print the plan as JSON

@@ -4,7 +4,7 @@ import { bulkhead } from './helpers.js';
 test('plan prints namespaces and numbered steps', async (t) => {
   const result = await bulkhead(['plan', '--hostname', 'box', '--', 'sh', '-c', 'echo']);
   t.is(result.code, 0);
-  t.regex(result.stdout, /^namespaces: pid \(new\), mount \(new\), uts \(new\), ipc \(new\)\n/);
+  t.regex(result.stdout, /^namespaces: pid \(new\), mount \(new\), uts \(new\), ipc \(new\), network \(new\)\n/);
   t.regex(result.stdout, /sethostname "box"/);
   t.regex(result.stdout, /pivot_root into rootfs/);
   t.regex(result.stdout.trim().split('\n').at(-1)!, /exec "sh"/);

@@ -1,9 +1,9 @@
 /*
  * bulkhead-executor: carries out a plan that the Node parent sends on fd 3.
  *
- * Setup stage: read the plan, setns() into the namespaces to join, unshare the time
- * namespace, and clone the child with CLONE_PARENT so that it becomes a child of the
- * Node process. Then send PID and exit.
+ * Setup stage: read the plan, setns() into the namespaces to join, prepare idmapped
+ * mounts, unshare the time namespace, and clone the child with CLONE_PARENT so that it
+ * becomes a child of the Node process. Then send PID and exit.
  * Child stage: run the steps in order (steps.c), normally ending with EXEC.
  */
 #include <dirent.h>
@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <sys/prctl.h>
@@ -91,6 +92,36 @@ static int join_namespaces(const struct plan *plan)
 }
 
 /*
+ * Writes the plan's clock offsets for the time namespace this process created but is
+ * not a member of. The kernel accepts them only until a process enters the namespace,
+ * so this must happen before the clone.
+ */
+static int write_time_offsets(const struct plan *plan)
+{
+	char text[128];
+	size_t length = 0;
+	int fd;
+	int err = 0;
+
+	if (plan->time_offset_count == 0)
+		return 0;
+	for (uint32_t i = 0; i < plan->time_offset_count; i++) {
+		const struct plan_time_offset *offset = &plan->time_offsets[i];
+
+		length += (size_t)snprintf(text + length, sizeof(text) - length, "%u %lld %lld\n",
+					   offset->clock, (long long)offset->secs,
+					   (long long)offset->nanosecs);
+	}
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write_full(fd, text, length) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
  * Creates the time namespace with unshare(), which puts it in effect for children
  * only, so that the cloned child is its first member. The legacy clone syscall
  * cannot take CLONE_NEWTIME because 0x80 is part of its exit signal byte.
@@ -98,11 +129,34 @@ static int join_namespaces(const struct plan *plan)
 static int unshare_time_namespace(struct plan *plan)
 {
 	if ((plan->clone_flags & CLONE_NEWTIME) == 0)
-		return 0;
+		return plan->time_offset_count == 0 ? 0 : EINVAL;
 	if (unshare(CLONE_NEWTIME) < 0)
 		return errno;
 	plan->clone_flags &= ~(uint32_t)CLONE_NEWTIME;
-	return 0;
+	return write_time_offsets(plan);
+}
+
+/*
+ * Runs the steps that must happen before the clone with the setup stage's privileges:
+ * IDMAP_TREE, wherever it is in the plan. A failure is reported with the step's index.
+ */
+static noreturn void fail_setup_step(uint32_t index, int err)
+{
+	sync_send(SYNC_FD, SYNC_STEP_FAILED, (int32_t)index, err, STAGE_SETUP);
+	exit(1);
+}
+
+static void run_setup_steps(struct plan *plan)
+{
+	for (uint32_t i = 0; i < plan->step_count; i++) {
+		int err;
+
+		if (plan->steps[i].op != OP_IDMAP_TREE)
+			continue;
+		err = idmap_tree(plan->setup_slots, plan->steps[i].args);
+		if (err != 0)
+			fail_setup_step(i, err);
+	}
 }
 
 /*
@@ -171,8 +225,11 @@ int main(void)
 	err = plan_read(SYNC_FD, &plan);
 	if (err == 0)
 		err = join_namespaces(&plan);
-	if (err == 0)
-		err = unshare_time_namespace(&plan);
+	if (err != 0)
+		fail_setup(err);
+	/* Before the time namespace, so that the processes these fork stay out of it. */
+	run_setup_steps(&plan);
+	err = unshare_time_namespace(&plan);
 	if (err != 0)
 		fail_setup(err);
 

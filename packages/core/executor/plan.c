@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "steps.h"
 #include "sync.h"
@@ -219,6 +220,31 @@ static int take_joins(struct cursor *c, struct plan *plan)
 	return 0;
 }
 
+/*
+ * Takes the clock offsets of the time namespace that the setup stage creates. Each
+ * clock may appear once, as /proc/PID/timens_offsets allows.
+ */
+static int take_time_offsets(struct cursor *c, struct plan *plan)
+{
+	if (take_u32(c, &plan->time_offset_count) != 0 ||
+	    plan->time_offset_count > PLAN_MAX_TIME_OFFSETS)
+		return EINVAL;
+	for (uint32_t i = 0; i < plan->time_offset_count; i++) {
+		struct plan_time_offset *offset = &plan->time_offsets[i];
+
+		if (take_u32(c, &offset->clock) != 0 || take_i64(c, &offset->secs) != 0 ||
+		    take_i64(c, &offset->nanosecs) != 0)
+			return EINVAL;
+		if (offset->clock != CLOCK_MONOTONIC && offset->clock != CLOCK_BOOTTIME)
+			return EINVAL;
+		if (offset->nanosecs < 0 || offset->nanosecs > 999999999)
+			return EINVAL;
+		if (i == 1 && offset->clock == plan->time_offsets[0].clock)
+			return EINVAL;
+	}
+	return 0;
+}
+
 static int take_steps(struct cursor *c, struct plan *plan)
 {
 	if (take_u32(c, &plan->step_count) != 0 || check_count(c, plan->step_count, 12) != 0)
@@ -251,6 +277,8 @@ static int decode(struct cursor *c, struct plan *plan)
 		return EINVAL;
 	err = take_joins(c, plan);
 	if (err == 0)
+		err = take_time_offsets(c, plan);
+	if (err == 0)
 		err = take_steps(c, plan);
 	if (err == 0 && c->left != 0)
 		err = EINVAL;
@@ -272,6 +300,8 @@ int plan_read(int fd, struct plan *plan)
 	ssize_t n;
 
 	memset(plan, 0, sizeof(*plan));
+	for (int i = 0; i < PLAN_SLOT_COUNT; i++)
+		plan->setup_slots[i] = -1;
 	n = read_full(fd, prefix, sizeof(prefix));
 	if (n < 0)
 		return errno;

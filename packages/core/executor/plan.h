@@ -39,10 +39,14 @@ enum plan_op {
 	OP_OPEN_PATH = 20,
 	OP_WAIT_FIFO = 21,
 	OP_UNSHARE = 22,
+	OP_CAPSET = 23,
 	OP_SECCOMP = 24,
 	OP_TERMINAL = 25,
 	OP_PRESERVE_FDS = 26,
 	OP_MOVE_ROOT = 27,
+	OP_IDMAP_TREE = 28,
+	OP_MOVE_MOUNT = 29,
+	OP_LINK_UP = 34,
 	OP_COUNT
 };
 
@@ -69,12 +73,25 @@ struct plan_join {
 	char *path;
 };
 
+/* Clocks a time namespace can offset: CLOCK_MONOTONIC and CLOCK_BOOTTIME. */
+#define PLAN_MAX_TIME_OFFSETS 2
+
+struct plan_time_offset {
+	uint32_t clock;    /* CLOCK_MONOTONIC (1) or CLOCK_BOOTTIME (7) */
+	int64_t secs;
+	int64_t nanosecs;  /* 0 to 999999999 */
+};
+
 struct plan {
 	uint32_t clone_flags;
 	uint32_t join_count;
 	struct plan_join *joins;
+	uint32_t time_offset_count;
+	struct plan_time_offset time_offsets[PLAN_MAX_TIME_OFFSETS];
 	uint32_t step_count;
 	struct plan_step *steps;
+	/* Slots that setup-stage steps (IDMAP_TREE) filled; the child starts with them. -1 is empty. */
+	int setup_slots[PLAN_SLOT_COUNT];
 };
 
 int plan_read(int fd, struct plan *plan);

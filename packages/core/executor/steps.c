@@ -42,10 +42,14 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_OPEN_PATH] = { "sf", op_open_path },
 	[OP_WAIT_FIFO] = { "f", op_wait_fifo },
 	[OP_UNSHARE] = { "i", op_unshare },
+	[OP_CAPSET] = { "iii", op_capset },
 	[OP_SECCOMP] = { "bii", op_seccomp },
 	[OP_TERMINAL] = { "iiiiii", op_terminal },
 	[OP_PRESERVE_FDS] = { "ii", op_preserve_fds },
 	[OP_MOVE_ROOT] = { "f", op_move_root },
+	[OP_IDMAP_TREE] = { "sfibb", op_idmap_tree },
+	[OP_MOVE_MOUNT] = { "fsr", op_move_mount },
+	[OP_LINK_UP] = { "siii", op_link_up },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */
@@ -109,7 +113,7 @@ noreturn void steps_run(const struct plan *plan, int sync_fd)
 	struct child_context context = { .sync_fd = sync_fd };
 
 	for (int i = 0; i < PLAN_SLOT_COUNT; i++)
-		context.slots[i] = -1;
+		context.slots[i] = plan->setup_slots[i];
 	for (uint32_t i = 0; i < plan->step_count; i++) {
 		const struct plan_step *step = &plan->steps[i];
 		int err = op_table[step->op].run(&context, step->args);

@@ -29,13 +29,18 @@ step_function op_pivot_root, op_move_root, op_write_file, op_open_path, op_wait_
 
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
-step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare;
+step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_capset;
 
 /* steps_seccomp.c */
 step_function op_seccomp;
 
 /* steps_stdio.c */
 step_function op_terminal, op_preserve_fds;
+/* idmap.c */
+step_function op_idmap_tree, op_move_mount;
+int idmap_tree(int slots[PLAN_SLOT_COUNT], const struct plan_arg *args);
+/* steps_net.c */
+step_function op_link_up;
 
 /* exec.c, init.c */
 step_function op_exec, op_init;

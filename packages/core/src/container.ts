@@ -1,3 +1,4 @@
+import { AuditTrail, type AuditRecord } from './audit.js';
 import type { Logger } from './log.js';
 import type { ExitStatus, Syscalls } from './native/syscalls.js';
 import { OCI_VERSION, type ContainerSpec, type ContainerState, type ContainerStatus } from './spec.js';
@@ -27,6 +28,8 @@ export class Container {
    * create killed in between had made.
    */
   saveState: () => Promise<void> = async () => {};
+  /** Where `audit` sends events; the runtime sets it to one that writes the state directory's audit file. */
+  auditTrail = new AuditTrail();
 
   constructor(
     readonly id: string,
@@ -57,6 +60,17 @@ export class Container {
   /** All plugin records, for persisting. */
   allRecords(): Record<string, Record<string, unknown>> {
     return Object.fromEntries(this.records);
+  }
+
+  /**
+   * Records a policy decision that denied or changed something, such as a capability dropped.
+   * It is logged, appended to the container's audit file and passed to the runtime's audit
+   * listeners.
+   */
+  audit(record: AuditRecord): void {
+    const event = { time: new Date().toISOString(), container: this.id, ...record };
+    this.log.info({ audit: event }, `audit: ${record.decision} ${record.action}`);
+    this.auditTrail.write(event);
   }
 
   /** The runtime-spec State document. */

@@ -24,8 +24,12 @@ export function addProcessSteps(plan: Plan, spec: ContainerSpec, options: Proces
   const terminal = options.extraFds?.terminalStep(process, { console: options.console ?? true });
   if (terminal !== undefined) plan.add(CORE, 'pivot', terminal);
   const user = process.user;
+  // Supplementary groups are always set, to exactly additionalGids, so that the runtime's own
+  // groups never reach the container. Ids are numbers only: nothing here looks a name up in an
+  // /etc/group, which is why a group the container's /etc/group lists for the user is not added.
+  // With setgroups denied, the user namespace plugin rejects additionalGids during validation.
+  if (!plan.setgroupsDenied) plan.add(CORE, 'identity', { op: 'setgroups', gids: user?.additionalGids ?? [] });
   if (user !== undefined) {
-    plan.add(CORE, 'identity', { op: 'setgroups', gids: user.additionalGids ?? [] });
     plan.add(CORE, 'identity', { op: 'setresgid', gid: user.gid });
     plan.add(CORE, 'identity', { op: 'setresuid', uid: user.uid });
   }

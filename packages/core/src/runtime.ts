@@ -1,6 +1,7 @@
 import type { StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AuditTrail, type AuditListener } from './audit.js';
 import { Container } from './container.js';
 import { attachCleanupErrors, ContainerStateError, ErrorCode, SpecError } from './errors.js';
 import { ExecutorLink } from './executor.js';
@@ -19,13 +20,13 @@ import { OCI_VERSION, type ContainerSpec, type ContainerState, type NamespaceTyp
 import { execInContainer, type ExecOptions } from './exec.js';
 import { containerPids, deleteStored, freezeStored, killStored, loadContainer, readStates, startStored, storedState, type StoreContext } from './stored.js';
 import { validateShape } from './spec-shape.js';
-import { checkContainerId, createStateDir, DEFAULT_STATE_ROOT, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
+import { checkContainerId, createStateDir, defaultStateRoot, EXEC_FIFO, listIds, processStartTime, removeLockFile, withLock, writeState } from './state.js';
 import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 import { ValidationContext, validateCoreFields } from './validation.js';
 
 export interface RuntimeOptions {
-  /** Directory holding one state directory per container. Default /run/bulkhead. */
+  /** Directory holding one state directory per container. Default /run/bulkhead for root, $XDG_RUNTIME_DIR/bulkhead for other users. */
   stateRoot?: string;
   /** The parent-side syscall layer; tests pass the recording fake. */
   syscalls?: Syscalls;
@@ -70,9 +71,10 @@ export class Runtime {
   readonly stateRoot: string;
   private readonly syscalls: Syscalls;
   private readonly log: Logger;
+  private readonly auditListeners: AuditListener[] = [];
 
   constructor(options: RuntimeOptions = {}) {
-    this.stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.stateRoot = options.stateRoot ?? defaultStateRoot();
     this.syscalls = options.syscalls ?? libc;
     this.log = options.logger ?? silentLogger;
   }
@@ -83,6 +85,16 @@ export class Runtime {
     this.claims.add(plugin);
     plugin.apply({ hooks: pluginHooks(this.hooks, plugin.name) });
     this.plugins.push(plugin);
+    return this;
+  }
+
+  /**
+   * Subscribes to the audit events of every container this runtime creates or execs in: each
+   * policy decision that denied or changed something. The same events are appended to
+   * `audit.jsonl` in the container's state directory while it exists.
+   */
+  onAudit(listener: AuditListener): this {
+    this.auditListeners.push(listener);
     return this;
   }
 
@@ -129,6 +141,7 @@ export class Runtime {
     try {
       // State directory first: it is the lock on the id and holds what later steps record.
       await createStateDir(container, this.stateRoot);
+      container.auditTrail.open(container.stateDir);
       if (options.detach === true) this.syscalls.mkfifo(join(container.stateDir, EXEC_FIFO), 0o600);
       container.saveState = () => writeState(container);
       await writeState(container);
@@ -278,7 +291,7 @@ export class Runtime {
   }
 
   private store(): StoreContext {
-    return { stateRoot: this.stateRoot, syscalls: this.syscalls, hooks: this.hooks, log: this.log };
+    return { stateRoot: this.stateRoot, syscalls: this.syscalls, hooks: this.hooks, log: this.log, auditListeners: this.auditListeners };
   }
 
   private newContainer(spec: ContainerSpec, options: CreateOptions): Container {
@@ -287,6 +300,7 @@ export class Runtime {
     const log = this.log.child({ container: id });
     const container = new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
     container.noPivotRoot = options.noPivotRoot ?? false;
+    container.auditTrail = new AuditTrail(this.auditListeners);
     return container;
   }
 

@@ -21,6 +21,7 @@ const array = (items: Shape): Shape => ({ kind: 'array', items });
 const record = (values: Shape): Shape => ({ kind: 'record', values });
 const object = (fields: Record<string, Shape>, required: readonly string[] = []): Shape => ({ kind: 'object', fields, required });
 
+const idMappings = array(object({ containerID: integer, hostID: integer, size: integer }, ['containerID', 'hostID', 'size']));
 const hook = object({ path: string, args: array(string), env: array(string), timeout: integer }, ['path']);
 
 const SPEC_SHAPE = object(
@@ -38,16 +39,20 @@ const SPEC_SHAPE = object(
         rlimits: array(object({ type: string, soft: uint64, hard: uint64 }, ['type', 'soft', 'hard'])),
         noNewPrivileges: boolean,
         oomScoreAdj: integer,
+        capabilities: object(Object.fromEntries(['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((set) => [set, array(string)]))),
       },
       ['args', 'cwd'],
     ),
     hostname: string,
     domainname: string,
-    mounts: array(object({ destination: string, source: string, type: string, options: array(string) }, ['destination'])),
+    mounts: array(object({ destination: string, source: string, type: string, options: array(string), uidMappings: idMappings, gidMappings: idMappings }, ['destination'])),
     hooks: object(Object.fromEntries(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'].map((name) => [name, array(hook)]))),
     annotations: record(string),
     linux: object({
       namespaces: array(object({ type: string, path: string }, ['type'])),
+      uidMappings: idMappings,
+      gidMappings: idMappings,
+      timeOffsets: record(object({ secs: integer, nanosecs: integer })),
       rootfsPropagation: string,
       maskedPaths: array(string),
       readonlyPaths: array(string),

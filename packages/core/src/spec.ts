@@ -32,6 +32,16 @@ export interface Process {
   rlimits?: Rlimit[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
+  capabilities?: Capabilities;
+}
+
+/** The five capability sets of the container process, each a list of names such as "CAP_CHOWN". */
+export interface Capabilities {
+  bounding?: string[];
+  effective?: string[];
+  permitted?: string[];
+  inheritable?: string[];
+  ambient?: string[];
 }
 
 export interface User {
@@ -52,6 +62,22 @@ export interface Mount {
   source?: string;
   type?: string;
   options?: string[];
+  /** The id mapping of an idmapped mount (the `idmap` and `ridmap` options). */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+}
+
+/** One range of a user namespace's uid_map or gid_map: `size` ids from `containerID` map to `hostID` on. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** A clock's offset in a time namespace, as /proc/PID/timens_offsets takes it. */
+export interface TimeOffset {
+  secs?: number;
+  nanosecs?: number;
 }
 
 export interface Hook {
@@ -81,6 +107,10 @@ export interface Namespace {
 
 export interface Linux {
   namespaces?: Namespace[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+  /** Clock offsets of a new time namespace, keyed by clock: `monotonic` and `boottime`. */
+  timeOffsets?: Record<string, TimeOffset>;
   rootfsPropagation?: 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
   maskedPaths?: string[];
   readonlyPaths?: string[];

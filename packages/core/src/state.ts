@@ -6,8 +6,21 @@ import type { Container } from './container.js';
 import type { Syscalls } from './native/syscalls.js';
 import type { ContainerSpec, ContainerState, ContainerStatus } from './spec.js';
 
-/** Default directory of the containers' state directories. */
+/** Default directory of the containers' state directories for root. */
 export const DEFAULT_STATE_ROOT = '/run/bulkhead';
+
+/**
+ * Returns the default state root of the calling user: /run/bulkhead for root, and
+ * $XDG_RUNTIME_DIR/bulkhead for anyone else, who cannot write /run.
+ */
+export function defaultStateRoot(env: NodeJS.ProcessEnv = process.env, euid: number = process.geteuid!()): string {
+  if (euid === 0) return DEFAULT_STATE_ROOT;
+  const runtimeDir = env['XDG_RUNTIME_DIR'];
+  if (runtimeDir === undefined || runtimeDir === '' || !runtimeDir.startsWith('/')) {
+    throw new BulkheadError(ErrorCode.USAGE, `XDG_RUNTIME_DIR is not set to an absolute path: a non-root user's containers keep their state under it; set it, or pass --root DIR`);
+  }
+  return join(runtimeDir, 'bulkhead');
+}
 
 /** The FIFO that a detached container waits on until `start` opens it, in its state directory. */
 export const EXEC_FIFO = 'exec.fifo';
@@ -52,7 +65,12 @@ export async function createStateDir(container: Container, stateRoot: string): P
     }
     throw error;
   }
-  container.undo.defer(`remove state directory ${container.stateDir}`, () => rm(container.stateDir, { recursive: true, force: true }));
+  // The lock file goes with it: a command run from another process (kill, state) while the
+  // container lived made one, and a foreground run deletes without taking the lock.
+  container.undo.defer(`remove state directory ${container.stateDir}`, async () => {
+    await rm(container.stateDir, { recursive: true, force: true });
+    removeLockFile(stateRoot, container.id);
+  });
 }
 
 /** Writes state.json atomically: a reader sees the old document or the new one, never a mix. */
@@ -135,6 +153,9 @@ export async function withLock<T>(syscalls: Syscalls, stateRoot: string, id: str
   try {
     return await fn();
   } finally {
+    // A container gone by now (deleted by this command, or by the foreground run that owns it and
+    // takes no lock) needs no lock file; removing it while holding the lock is safe, see lockFile.
+    if (!existsSync(join(stateRoot, id))) removeLockFile(stateRoot, id);
     closeSync(fd);
   }
 }

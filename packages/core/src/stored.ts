@@ -1,3 +1,4 @@
+import { AuditTrail, type AuditListener } from './audit.js';
 import { readdirSync, statSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
@@ -16,6 +17,8 @@ export interface StoreContext {
   syscalls: Syscalls;
   hooks: Hooks;
   log: Logger;
+  /** The runtime's audit listeners, for events of plugins acting on a stored container (exec). */
+  auditListeners: readonly AuditListener[];
 }
 
 /** How long `start` waits for a created container to take the FIFO's byte, and `delete` for a killed one to exit. */
@@ -31,6 +34,8 @@ export function loadContainer(context: StoreContext, id: string): Container {
   container.startTime = document.startTime;
   container.created = document.created;
   container.restoreRecords(document.records);
+  container.auditTrail = new AuditTrail(context.auditListeners);
+  container.auditTrail.open(stateDir);
   return container;
 }
 

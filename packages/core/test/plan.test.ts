@@ -33,7 +33,8 @@ test('encoded plan starts with length, magic and clone flags', (t) => {
   t.is(bytes.readUInt32LE(8), 1);
   t.is(bytes.readUInt32LE(12), 0x20000000 | 0x20000);
   t.is(bytes.readUInt32LE(16), 0, 'no joins');
-  t.is(bytes.readUInt32LE(20), 2, 'the two barriers');
+  t.is(bytes.readUInt32LE(20), 0, 'no time offsets');
+  t.is(bytes.readUInt32LE(24), 2, 'the two barriers');
 });
 
 test('joined namespaces are encoded user first and mount last', (t) => {
@@ -114,4 +115,21 @@ test('plan larger than the executor accepts is rejected', (t) => {
   const plan = new Plan();
   plan.add('p', 'exec', { op: 'exec', file: 'true', argv: ['true', 'x'.repeat(65 * 1024 * 1024)], envp: [] });
   t.throws(() => encodePlan(plan), { message: /more than the executor's limit of 67108864/ });
+});
+
+test('link-up is encoded as op 34 with name, address, prefix and gateway', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'host', { op: 'link-up', name: 'lo' });
+  plan.add('p', 'host', { op: 'link-up', name: 'eth0', address: { ip: '10.1.2.3', prefix: 24 }, gateway: '10.1.2.1' });
+  const integer = (value: number) => Buffer.concat([Buffer.from('i'), Buffer.from(new BigInt64Array([BigInt(value)]).buffer)]);
+  const header = (name: string) => Buffer.concat([Buffer.from([34, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0x73, name.length, 0, 0, 0]), Buffer.from(name)]);
+  const bytes = encodePlan(plan);
+  t.true(bytes.includes(Buffer.concat([header('lo'), integer(0), integer(0), integer(0)])));
+  t.true(bytes.includes(Buffer.concat([header('eth0'), integer(0x0a010203), integer(24), integer(0x0a010201)])));
+});
+
+test('link-up with an invalid address is rejected', (t) => {
+  const plan = new Plan();
+  plan.add('p', 'host', { op: 'link-up', name: 'eth0', address: { ip: '10.1.2.300', prefix: 24 } });
+  t.throws(() => encodePlan(plan), { message: 'invalid IPv4 address "10.1.2.300" in a link-up step' });
 });

@@ -1,4 +1,5 @@
 import { findNamespace, SpecError, type Container, type Plugin } from '@bulkhead/core';
+import { cgroupsDelegated } from './delegation.js';
 import { cgroupDirectory, detectLayout, type Layout } from './detect.js';
 import type { CgroupDriver, CgroupRecord, CgroupStats } from './driver.js';
 import { nodeCgroupFs, type CgroupFs } from './fs.js';
@@ -32,7 +33,8 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateCgroupFields(validation));
       hooks.prepare.tapPromise(async (container) => {
-        drivers.set(container, await prepareCgroup(fs, container));
+        const driver = await prepareCgroup(fs, container);
+        if (driver !== undefined) drivers.set(container, driver);
       });
       hooks.plan.tap((plan, { spec }) => {
         const entry = findNamespace(spec, 'cgroup');
@@ -40,7 +42,8 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
         // Not a clone flag: the namespace must be rooted at the cgroup that attach moves the child into.
         else if (entry !== undefined) plan.add(PLUGIN_NAME, 'host', { op: 'unshare', namespaces: ['cgroup'] });
       });
-      hooks.attach.tap((container) => drivers.get(container)!.enter(container.pid!));
+      // A non-root user's container may run without a cgroup (see cgroupsDelegated).
+      hooks.attach.tap((container) => drivers.get(container)?.enter(container.pid!));
       // A process exec'd into the container joins its cgroup, from the record of whichever process created it.
       hooks.execAttach.tap((container, pid) => {
         const record = cgroupRecord(container);
@@ -61,8 +64,10 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
   };
 }
 
-async function prepareCgroup(fs: CgroupFs, container: Container): Promise<CgroupDriver> {
+async function prepareCgroup(fs: CgroupFs, container: Container): Promise<CgroupDriver | undefined> {
   const record = locate(detectLayout(fs), container.spec.linux?.cgroupsPath ?? `bulkhead/${container.id}`);
+  // Only the real filesystem has directories whose permissions tell delegation; a fake has none.
+  if (fs === nodeCgroupFs && !cgroupsDelegated(container, record)) return undefined;
   const driver = openDriver(fs, record);
   rejectExisting(fs, record);
 

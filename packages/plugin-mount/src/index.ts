@@ -3,8 +3,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { findNamespace, planNamespace, type Container, type ContainerSpec, type Mount, type MountFlag, type Plan, type Plugin, type ValidationContext } from '@bulkhead/core';
 import { planBuiltinRoot, planBuiltinRootReadonly } from './builtin-root.js';
 import { planDevices } from './devices.js';
+import { planIdmappedBind, validateIdmap } from './idmap.js';
 import { planMaskedPaths, planReadonlyPaths } from './masks.js';
 import { parseMountOptions } from './options.js';
+import { bindFlagsStep, needsSysfsBind, planSysfsBind, usernsContext, type UsernsContext } from './userns.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-mount';
 
@@ -77,6 +79,7 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   for (const option of options.unsupported) validation.problem(`${path}.options`, `option ${option} is not supported by this runtime`);
   if (!options.bind && typeof mount.type !== 'string') validation.problem(`${path}.type`, 'is required for a mount that is not a bind mount');
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
+  validateIdmap(validation, mount, path, options, process.geteuid!());
 }
 
 function planMounts(plan: Plan, container: Container): void {
@@ -86,40 +89,44 @@ function planMounts(plan: Plan, container: Container): void {
   // Private propagation first, so that nothing mounted from here on reaches the host.
   plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REC', 'MS_PRIVATE'], data: null, create: 'none' });
 
+  const mountSetattr = container.syscalls.syscallExists(MOUNT_SETATTR);
+  const context = usernsContext(spec, mountSetattr);
+
   // The root: the spec's directory bound onto itself (pivot_root needs a mount point), or the built-in one.
   if (spec.root === undefined) {
-    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, container.syscalls.syscallExists(MOUNT_SETATTR));
+    planBuiltinRoot(plan, PLUGIN_NAME, container.stateDir, mountSetattr);
   } else {
     const rootfs = realpathSync(resolve(container.bundle, spec.root.path));
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
   }
 
-  for (const mount of spec.mounts ?? []) planMount(plan, container.bundle, mount);
+  (spec.mounts ?? []).forEach((mount, index) => planMount(plan, spec, container.bundle, mount, index, context));
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'));
   }
   // The pivot phase: after every plugin's mounts into the root, so that none covers a mask.
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
-  planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? []);
+  planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? [], (target, flags) => bindFlagsStep(context, target, flags, false));
 
   // pivot_root fails on roots such as the initramfs; there the caller asks for a move and chroot.
   plan.add(PLUGIN_NAME, 'pivot', container.noPivotRoot ? { op: 'move-root', slot: 'rootfs' } : { op: 'pivot-root', slot: 'rootfs' });
-  planRootAfterPivot(plan, spec);
+  planRootAfterPivot(plan, spec, context);
 }
 
-function planMount(plan: Plan, bundle: string, mount: Mount): void {
+function planMount(plan: Plan, spec: ContainerSpec, bundle: string, mount: Mount, index: number, context: UsernsContext): void {
   const options = parseMountOptions(mount.options);
   const target = { path: mount.destination, root: 'rootfs' };
   const data = options.data.length > 0 ? options.data.join(',') : null;
-  if (options.bind) {
+  if (needsSysfsBind(context, mount.type) && !options.bind) {
+    planSysfsBind(plan, PLUGIN_NAME, context, target, options.flags);
+  } else if (options.bind) {
     const source = isAbsolute(mount.source!) ? mount.source! : resolve(bundle, mount.source!);
     const bindFlags: MountFlag[] = options.recursive ? ['MS_BIND', 'MS_REC'] : ['MS_BIND'];
-    plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
-    // A bind mount ignores every flag but MS_REC; the flags take effect on a remount.
-    if (options.flags.length > 0) {
-      plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', ...options.flags], data: null, create: 'none' });
-    }
+    if (options.idmap !== 'none') planIdmappedBind(plan, PLUGIN_NAME, spec, mount, source, target, options, index);
+    else plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source, target, fstype: null, flags: bindFlags, data: null, create: 'auto' });
+    // A bind mount ignores every flag but MS_REC; the flags take effect on a remount or mount_setattr.
+    if (options.flags.length > 0) plan.add(PLUGIN_NAME, 'filesystem', bindFlagsStep(context, target, options.flags, options.recursive));
   } else {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags: options.flags, data, create: 'directory' });
   }
@@ -128,14 +135,12 @@ function planMount(plan: Plan, bundle: string, mount: Mount): void {
   }
 }
 
-function planRootAfterPivot(plan: Plan, spec: ContainerSpec): void {
+function planRootAfterPivot(plan: Plan, spec: ContainerSpec, context: UsernsContext): void {
   const propagation = spec.linux?.rootfsPropagation;
   if (propagation !== undefined && propagation !== 'private' && propagation !== 'rprivate') {
     const flags = parseMountOptions([propagation]).propagation;
     plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' });
   }
   if (spec.root === undefined) planBuiltinRootReadonly(plan, PLUGIN_NAME);
-  if (spec.root?.readonly === true) {
-    plan.add(PLUGIN_NAME, 'pivot', { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'], data: null, create: 'none' });
-  }
+  if (spec.root?.readonly === true) plan.add(PLUGIN_NAME, 'pivot', bindFlagsStep(context, { path: '/' }, ['MS_RDONLY'], false));
 }

@@ -1,4 +1,4 @@
-import type { Plan } from '@bulkhead/core';
+import type { MountFlag, PathArg, Plan, Step } from '@bulkhead/core';
 
 /**
  * Plans `linux.maskedPaths`: /dev/null is bound over a file, and an empty read-only tmpfs is
@@ -15,11 +15,14 @@ export function planMaskedPaths(plan: Plan, plugin: string, paths: readonly stri
   }
 }
 
-/** Plans `linux.readonlyPaths`: each path is bound onto itself, then the bind is remounted read-only. */
-export function planReadonlyPaths(plan: Plan, plugin: string, paths: readonly string[]): void {
+/**
+ * Plans `linux.readonlyPaths`: each path is bound onto itself, then the bind is made read-only by
+ * the step `flagsStep` returns (a bind remount, or mount_setattr in a user namespace).
+ */
+export function planReadonlyPaths(plan: Plan, plugin: string, paths: readonly string[], flagsStep: (target: PathArg, flags: MountFlag[]) => Step): void {
   for (const path of paths) {
     const target = { path, root: 'rootfs' };
     plan.add(plugin, 'pivot', { op: 'mount', source: null, target, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' }, ['ENOENT']);
-    plan.add(plugin, 'pivot', { op: 'mount', source: null, target, fstype: null, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], data: null, create: 'none' }, ['ENOENT']);
+    plan.add(plugin, 'pivot', flagsStep(target, ['MS_RDONLY', 'MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC']), ['ENOENT']);
   }
 }

@@ -10,6 +10,8 @@ export interface ParsedOptions {
   recursive: boolean;
   /** Options passed to the filesystem as mount(2)'s data, such as mode=755. */
   data: string[];
+  /** An idmapped bind mount: `idmap` idmaps the mount itself, `ridmap` its submounts too. */
+  idmap: 'none' | 'idmap' | 'ridmap';
   /** Options this runtime does not support, reported by validation. */
   unsupported: string[];
 }
@@ -61,16 +63,18 @@ const PROPAGATION: Record<string, MountFlag[]> = {
 };
 
 /** Options that other runtimes accept but bulkhead does not implement yet. */
-const UNSUPPORTED = new Set(['idmap', 'ridmap', 'tmpcopyup', 'copy-symlink']);
+const UNSUPPORTED = new Set(['tmpcopyup', 'copy-symlink']);
 
 /** Parses OCI mount options (the fstab words) in order; a later word overrides an earlier one. */
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
   const flags = new Set<MountFlag>();
-  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, data: [], unsupported: [] };
+  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, idmap: 'none', data: [], unsupported: [] };
   for (const option of options) {
     if (option === 'bind' || option === 'rbind') {
       parsed.bind = true;
       parsed.recursive ||= option === 'rbind';
+    } else if (option === 'idmap' || option === 'ridmap') {
+      parsed.idmap = option;
     } else if (option in SETS) {
       flags.add(SETS[option]!);
     } else if (option in CLEARS) {

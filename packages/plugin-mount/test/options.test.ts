@@ -11,7 +11,9 @@ const cases: [string[], Partial<ReturnType<typeof parseMountOptions>>][] = [
   [['rslave'], { propagation: ['MS_SLAVE', 'MS_REC'] }],
   [['private'], { propagation: ['MS_PRIVATE'] }],
   [['defaults', 'X-mount.mkdir'], { flags: [], data: [] }],
-  [['idmap'], { unsupported: ['idmap'] }],
+  [['idmap'], { idmap: 'idmap', unsupported: [] }],
+  [['rbind', 'ridmap'], { idmap: 'ridmap', recursive: true }],
+  [['tmpcopyup'], { unsupported: ['tmpcopyup'] }],
 ];
 
 for (const [options, expected] of cases) {

@@ -79,7 +79,7 @@ test('invalid mounts are reported with their paths', (t) => {
     { destination: '/a/../b', type: 'tmpfs' },
     { destination: '/c', options: ['bind'] },
     { destination: '/d' },
-    { destination: '/e', type: 'tmpfs', options: ['idmap'] },
+    { destination: '/e', type: 'tmpfs', options: ['tmpcopyup'] },
   ];
   const error = t.throws(() => runtime().validate(spec({ mounts }))) as SpecError;
   t.deepEqual(
@@ -89,7 +89,7 @@ test('invalid mounts are reported with their paths', (t) => {
       'mounts[1].destination: must not contain ".."',
       'mounts[2].source: is required for a bind mount',
       'mounts[3].type: is required for a mount that is not a bind mount',
-      'mounts[4].options: option idmap is not supported by this runtime',
+      'mounts[4].options: option tmpcopyup is not supported by this runtime',
     ],
   );
 });

@@ -21,6 +21,9 @@ export interface CompiledProfile {
 /** The arch names that engine profiles use in includes.arches and excludes.arches (Go's GOARCH and libseccomp's), by Node's arch. */
 const ENGINE_ARCH_NAMES: Record<string, string[]> = { x64: ['amd64', 'x86_64'], arm64: ['arm64', 'aarch64'], arm: ['arm'], ia32: ['x86', '386'], s390x: ['s390x'], ppc64: ['ppc64le'], riscv64: ['riscv64'] };
 
+/** The SCMP_ARCH_* name of the machine's native ABI, by Node's arch, to pick the archMap entry. */
+const NATIVE_ARCH_NAMES: Record<string, string> = { x64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64', arm: 'SCMP_ARCH_ARM', ia32: 'SCMP_ARCH_X86', s390x: 'SCMP_ARCH_S390X', ppc64: 'SCMP_ARCH_PPC64LE', riscv64: 'SCMP_ARCH_RISCV64' };
+
 /** Returns libseccomp's action value for an OCI action name and its errnoRet. */
 export function actionValue(name: string, errnoRet: number | undefined): number {
   const base = ACTIONS[name as keyof typeof ACTIONS];
@@ -65,7 +68,7 @@ function buildFilter(profile: LinuxSeccomp, context: CompileContext): { filter: 
   let listener = false;
   try {
     filter.setAttribute(SCMP_FLTATR.ACT_BADARCH, actionValue('SCMP_ACT_ERRNO', constants.errno.ENOSYS));
-    addArches(filter, profile.architectures ?? []);
+    addArches(filter, profileArches(profile));
     (profile.syscalls ?? []).forEach((rule, i) => {
       const action = actionValue(rule.action, rule.errnoRet);
       // libseccomp rejects a rule whose action is the default one, and such a rule changes nothing.
@@ -78,6 +81,16 @@ function buildFilter(profile: LinuxSeccomp, context: CompileContext): { filter: 
     filter.release();
     throw error;
   }
+}
+
+/**
+ * Returns the profile's architectures. An engine-format archMap gives the native entry's arch
+ * and its subArchitectures, as the engines resolve it. Entries for other arches are ignored.
+ */
+export function profileArches(profile: LinuxSeccomp): string[] {
+  if (profile.architectures !== undefined || profile.archMap === undefined) return profile.architectures ?? [];
+  const native = NATIVE_ARCH_NAMES[nodeArch()];
+  return profile.archMap.filter((entry) => entry.architecture === native).flatMap((entry) => [entry.architecture, ...(entry.subArchitectures ?? [])]);
 }
 
 function addArches(filter: SeccompFilter, architectures: readonly string[]): void {

@@ -1,15 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { apiLevel, BulkheadError, ErrorCode, OCI_VERSION, resolveArch, resolveSyscall, type Container, type ContainerSpec, type Plan, type Plugin, type SeccompListener, type ValidationContext } from '@bulkhead/core';
-import { archName, compileProfile, compareKernel, type CompileContext } from './compile.js';
+import { CompileCache } from './cache.js';
+import { archName, compareKernel, type CompileContext } from './compile.js';
 import { defaultProfile } from './default-profile.js';
 import { KERNEL_ACTION_NAMES, validateProfile, type ActionName, type LinuxSeccomp } from './profile.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-seccomp';
 
 export { defaultProfile } from './default-profile.js';
-export { compileProfile, profilePseudoCode, ruleApplies, type CompileContext, type CompiledProfile } from './compile.js';
-export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, LinuxSeccompFilter } from './profile.js';
+export { CompileCache } from './cache.js';
+export { compileProfile, profileArches, profilePseudoCode, ruleApplies, type CompileContext, type CompiledProfile } from './compile.js';
+export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, LinuxSeccompArchMap, LinuxSeccompFilter } from './profile.js';
 
 export interface SeccompPluginOptions {
   /**
@@ -17,6 +19,12 @@ export interface SeccompPluginOptions {
    * or 'default', bulkhead's built-in profile (`defaultProfile()`).
    */
   whenAbsent?: 'none' | 'default';
+  /**
+   * A directory for compiled programs, so that later processes skip libseccomp (50 to 65 ms for
+   * the default profile on a 2-core VM). Created with mode 0700, and ignored unless this user owns
+   * it and no one else can write it. Without it, compiled programs are kept in memory only.
+   */
+  cacheDir?: string;
 }
 
 /** What each filter flag needs: the libseccomp API level or the kernel release that added it. */
@@ -36,14 +44,15 @@ export function seccompPlugin(options: SeccompPluginOptions = {}): Plugin {
   const whenAbsent = options.whenAbsent ?? 'none';
   if (whenAbsent !== 'none' && whenAbsent !== 'default') throw new Error(`${PLUGIN_NAME}: whenAbsent must be 'none' or 'default', not ${JSON.stringify(whenAbsent)}`);
   const profileOf = (spec: ContainerSpec): LinuxSeccomp | undefined => seccompOf(spec) ?? (whenAbsent === 'default' ? defaultProfile() : undefined);
+  const cache = new CompileCache(options.cacheDir);
   return {
     name: PLUGIN_NAME,
     core: '^0.1.0',
     owns: { fields: ['linux.seccomp'] },
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateSeccomp(validation));
-      hooks.plan.tap((plan, container) => planSeccomp(plan, container.spec, profileOf(container.spec)));
-      hooks.planExec.tap((plan, container) => planSeccomp(plan, container.spec, profileOf(container.spec)));
+      hooks.plan.tap((plan, container) => planSeccomp(plan, cache, container.spec, profileOf(container.spec)));
+      hooks.planExec.tap((plan, container, process) => planSeccomp(plan, cache, container.spec, profileOf(container.spec), (process.noNewPrivileges ?? container.spec.process?.noNewPrivileges) === true));
       hooks.seccompListener.tapPromise(async (container, listener) => sendToAgent(container, listener, profileOf(container.spec)));
     },
   };
@@ -100,10 +109,16 @@ function kernelActions(): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split(/\s+/) : [];
 }
 
-function planSeccomp(plan: Plan, spec: ContainerSpec, profile: LinuxSeccomp | undefined): void {
+/**
+ * Adds the filter as late as the kernel allows. With no_new_privs it is the last step before the
+ * start barrier. Without it, loading a filter needs CAP_SYS_ADMIN, which the privileges phase may
+ * drop, so the filter goes at the end of the limits phase, before the identity change; the
+ * profile must then allow setgroups, setresuid, capset and prctl, as the default profile does.
+ */
+function planSeccomp(plan: Plan, cache: CompileCache, spec: ContainerSpec, profile: LinuxSeccomp | undefined, noNewPrivileges = spec.process?.noNewPrivileges === true): void {
   if (profile === undefined) return;
-  const compiled = compileProfile(profile, compileContext(spec));
-  plan.add(PLUGIN_NAME, 'seccomp', { op: 'seccomp', filter: compiled.bpf, flags: compiled.flags, listener: compiled.listener });
+  const compiled = cache.compile(profile, compileContext(spec));
+  plan.add(PLUGIN_NAME, noNewPrivileges ? 'seccomp' : 'limits', { op: 'seccomp', filter: compiled.bpf, flags: compiled.flags, listener: compiled.listener });
 }
 
 function compileContext(spec: ContainerSpec): CompileContext {

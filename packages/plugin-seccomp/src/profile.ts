@@ -31,11 +31,19 @@ export interface LinuxSyscall {
   comment?: string;
 }
 
+/** One entry of the engines' archMap: an arch and the compat arches its processes can call in. */
+export interface LinuxSeccompArchMap {
+  architecture: string;
+  subArchitectures?: string[];
+}
+
 /** The OCI runtime-spec's linux.seccomp object. */
 export interface LinuxSeccomp {
   defaultAction: string;
   defaultErrnoRet?: number;
   architectures?: string[];
+  /** The engines' profile format: the entry of the native arch gives the architectures. */
+  archMap?: LinuxSeccompArchMap[];
   flags?: string[];
   listenerPath?: string;
   listenerMetadata?: string;
@@ -86,6 +94,7 @@ export const COMPARE_OPS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_C
  */
 export const NOTIFY_FORBIDDEN = ['sendto', 'send'];
 
+const ARCH_NAME = /^SCMP_ARCH_[A-Z0-9_]+$/;
 const isAction = (value: unknown): value is ActionName => typeof value === 'string' && Object.hasOwn(ACTIONS, value);
 const takesErrno = (action: ActionName) => action === 'SCMP_ACT_ERRNO' || action === 'SCMP_ACT_TRACE';
 const isUint = (value: unknown, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
@@ -99,7 +108,8 @@ export function validateProfile(validation: ValidationContext, profile: unknown,
   const seccomp = profile as Partial<LinuxSeccomp>;
   checkAction(validation, `${path}.defaultAction`, seccomp.defaultAction, seccomp.defaultErrnoRet, `${path}.defaultErrnoRet`);
   if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') validation.problem(`${path}.defaultAction`, 'SCMP_ACT_NOTIFY is not supported as the default action: the container process would wait on its own listener before the agent has it');
-  checkStrings(validation, `${path}.architectures`, seccomp.architectures, (name) => /^SCMP_ARCH_[A-Z0-9_]+$/.test(name), 'is not an SCMP_ARCH_* name');
+  checkStrings(validation, `${path}.architectures`, seccomp.architectures, (name) => ARCH_NAME.test(name), 'is not an SCMP_ARCH_* name');
+  checkArchMap(validation, `${path}.archMap`, seccomp);
   checkStrings(validation, `${path}.flags`, seccomp.flags, (name) => Object.hasOwn(FILTER_FLAGS, name), `is not one of ${Object.keys(FILTER_FLAGS).join(', ')}`);
   if (seccomp.listenerPath !== undefined && (typeof seccomp.listenerPath !== 'string' || !seccomp.listenerPath.startsWith('/'))) validation.problem(`${path}.listenerPath`, 'must be an absolute path');
   if (seccomp.listenerMetadata !== undefined && seccomp.listenerPath === undefined) validation.problem(`${path}.listenerMetadata`, 'must not be set without listenerPath');
@@ -109,6 +119,19 @@ export function validateProfile(validation: ValidationContext, profile: unknown,
     return;
   }
   seccomp.syscalls.forEach((rule, i) => checkRule(validation, `${path}.syscalls[${i}]`, rule, seccomp));
+}
+
+function checkArchMap(validation: ValidationContext, path: string, seccomp: Partial<LinuxSeccomp>): void {
+  if (seccomp.archMap === undefined) return;
+  if (seccomp.architectures !== undefined) validation.problem(path, 'must not be set together with linux.seccomp.architectures');
+  if (!Array.isArray(seccomp.archMap)) {
+    validation.problem(path, 'must be an array');
+    return;
+  }
+  seccomp.archMap.forEach((entry, i) => {
+    if (typeof entry?.architecture !== 'string' || !ARCH_NAME.test(entry.architecture)) validation.problem(`${path}[${i}].architecture`, `${JSON.stringify(entry?.architecture)} is not an SCMP_ARCH_* name`);
+    checkStrings(validation, `${path}[${i}].subArchitectures`, entry?.subArchitectures, (name) => ARCH_NAME.test(name), 'is not an SCMP_ARCH_* name');
+  });
 }
 
 function checkAction(validation: ValidationContext, path: string, action: unknown, errnoRet: unknown, errnoPath: string): void {

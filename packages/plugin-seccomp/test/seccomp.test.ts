@@ -118,11 +118,22 @@ test('compiled program is whole BPF instructions', (t) => {
   t.is(compiled.bpf.readUInt32LE(4), 4);
 });
 
-test('seccomp step is the last before the start barrier', (t) => {
-  const steps = runtime().describe(spec(defaultProfile())).steps();
+test('with no_new_privs the seccomp step is the last before the start barrier', (t) => {
+  const withNoNewPrivileges = spec(defaultProfile());
+  withNoNewPrivileges.process!.noNewPrivileges = true;
+  // The capabilities plugin owns the field; a stand-in claims it here.
+  const owner = { name: 'no-new-privs', core: '^0.1.0', owns: { fields: ['process.noNewPrivileges'] }, apply() {} };
+  const steps = runtime().use(owner).describe(withNoNewPrivileges).steps();
   const index = steps.findIndex((s) => s.plugin === PLUGIN_NAME);
   t.is(steps[index]!.step.op, 'seccomp');
+  t.is(steps[index]!.phase, 'seccomp');
   t.deepEqual(steps.slice(index + 1).map((s) => s.step.op), ['barrier', 'exec']);
+});
+
+test('without no_new_privs the seccomp step precedes the identity change', (t) => {
+  const steps = runtime().describe(spec(defaultProfile())).steps();
+  const step = steps.find((s) => s.plugin === PLUGIN_NAME)!;
+  t.is(step.phase, 'limits', 'loaded while CAP_SYS_ADMIN is still held');
 });
 
 test('no linux.seccomp means no filter unless whenAbsent is default', (t) => {

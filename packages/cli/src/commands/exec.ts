@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { exitCodeOf, type ExecOptions, type Process } from '@bulkhead/core';
+import { exitCodeOf, type Capabilities, type ExecOptions, type Process } from '@bulkhead/core';
 import { createRuntime } from '../compose.js';
 import { mergeEnv } from '../default-spec.js';
 import { splitFlag } from '../flags.js';
@@ -17,6 +17,8 @@ interface ExecFlags {
   env: string[];
   cwd?: string;
   user?: string;
+  /** Capabilities added to the bounding, effective and permitted sets, as runc's exec --cap does. */
+  caps: string[];
   detach: boolean;
   tty: boolean;
   id?: string;
@@ -52,6 +54,12 @@ export async function execCommand(argv: readonly string[], globals: GlobalFlags)
 }
 
 function execProcess(flags: ExecFlags, init: Process | undefined): Process {
+  const process = baseProcess(flags, init);
+  if (flags.caps.length > 0) process.capabilities = addCapabilities(process.capabilities ?? init?.capabilities ?? {}, flags.caps);
+  return process;
+}
+
+function baseProcess(flags: ExecFlags, init: Process | undefined): Process {
   if (flags.process !== undefined) {
     const process = JSON.parse(readFileSync(flags.process, 'utf8')) as Process;
     // runc's --tty overrides the file's terminal field, as it does here.
@@ -65,17 +73,32 @@ function execProcess(flags: ExecFlags, init: Process | undefined): Process {
   return process;
 }
 
+/**
+ * Adds capabilities to the bounding, effective and permitted sets. They go into inheritable and
+ * ambient too when the sets already have ambient capabilities, which is how a non-root process
+ * keeps a capability through execve.
+ */
+export function addCapabilities(capabilities: Capabilities, added: readonly string[]): Capabilities {
+  const add = (set: string[] | undefined) => [...new Set([...(set ?? []), ...added])];
+  const result: Capabilities = { ...capabilities, bounding: add(capabilities.bounding), effective: add(capabilities.effective), permitted: add(capabilities.permitted) };
+  if ((capabilities.ambient ?? []).length > 0) {
+    result.inheritable = add(capabilities.inheritable);
+    result.ambient = add(capabilities.ambient);
+  }
+  return result;
+}
+
 function parseUser(value: string): { uid: number; gid: number } {
   const match = /^(\d+)(?::(\d+))?$/.exec(value);
   if (match === null) throw usageError(`--user: expected UID[:GID], got ${JSON.stringify(value)}`);
   return { uid: Number(match[1]), gid: Number(match[2] ?? 0) };
 }
 
-const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u', 'console-socket', 'pid-file', 'preserve-fds']);
+const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u', 'cap', 'c', 'console-socket', 'pid-file', 'preserve-fds']);
 
 /** Parses exec's flags up to the container id; everything after the id is the command. */
 function parseExecFlags(argv: readonly string[]): ExecFlags {
-  const flags: ExecFlags = { env: [], detach: false, tty: false, args: [] };
+  const flags: ExecFlags = { env: [], caps: [], detach: false, tty: false, args: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -102,5 +125,6 @@ function setValue(flags: ExecFlags, name: string, value: string | undefined): vo
   else if (name === 'console-socket') flags.consoleSocket = value;
   else if (name === 'pid-file') flags.pidFile = value;
   else if (name === 'preserve-fds') flags.preserveFds = value;
+  else if (name === 'cap' || name === 'c') flags.caps.push(value);
   else flags.user = value;
 }

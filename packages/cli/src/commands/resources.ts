@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ContainerStateError, ErrorCode, type Container } from '@bulkhead/core';
 import { cgroupEvents, cgroupStats, toRuncStats } from '@bulkhead/plugin-cgroup';
 import { parseCommand } from '../args.js';
+import { runcNetworkStats } from './net-stats.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
 import { parseBytes, parseInteger } from '../resources.js';
@@ -13,14 +14,15 @@ const boolean = { type: 'boolean' } as const;
 /**
  * `bulkhead events`: prints a container's events as JSON lines, as runc does: its statistics every
  * --interval, and each enforcement the kernel counted (oom, memory.high, memory.max, pids.max,
- * cpu.throttled). It ends when the container has no process left. --stats prints the statistics once.
+ * cpu.throttled). It ends when the container has no process left. --stats prints the statistics once,
+ * with the interfaces of the container's own network namespace and its firewall's rule counters.
  */
 export async function eventsCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   const { values, positionals } = parseCommand('events', argv, { interval: string, stats: boolean }, { min: 1, max: 1, names: 'ID' });
   const interval = parseDuration('--interval', values.interval ?? '5s');
   const container = liveContainer(createRuntime(globals.runtime).container(positionals[0]!), 'events');
   if (values.stats === true) {
-    printLine({ type: 'stats', id: container.id, data: toRuncStats(cgroupStats(container)) });
+    printLine({ type: 'stats', id: container.id, data: { ...toRuncStats(cgroupStats(container)), ...(await runcNetworkStats(container)) } });
     return 0;
   }
 

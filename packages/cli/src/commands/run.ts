@@ -2,12 +2,16 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { exitCodeOf, libc, type ContainerHandle, type ContainerSpec, type CreateOptions, type Runtime } from '@bulkhead/core';
+import { applyLevel } from '@bulkhead/policy';
 import { parseCommand } from '../args.js';
 import { CREATE_FLAGS, createOptions, readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
+import { applyNetworkFlags } from '../network.js';
 import { applyResourceFlags } from '../resources.js';
+import { makeRootless } from '../rootless.js';
+import { applySeccompFlag } from '../seccomp.js';
 import type { GlobalFlags } from '../main.js';
 import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '../adjust.js';
 
@@ -59,13 +63,16 @@ export function specFromFlags(flags: ContainerFlags) {
   // The caller's own terminal is passed through as stdio: there is no console socket here.
   if (flags.tty) spec.process!.terminal = true;
   applyResourceFlags(spec, flags);
+  applyNetworkFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
   if (flags.adjust.length > 0) {
     // Parsed here as well, so that an error names the flag rather than the annotation it becomes.
     parseAdjust('--adjust', flags.adjust.join(','));
     spec.annotations = { ...spec.annotations, [ADJUST_ANNOTATION]: flags.adjust.join(',') };
   }
-  return spec;
+  applySeccompFlag(spec, flags.seccomp);
+  if (process.geteuid!() !== 0) makeRootless(spec);
+  return flags.level === undefined ? spec : applyLevel(spec, flags.level, { allowPrivileged: flags.allowPrivileged, allowNested: flags.allowNested });
 }
 
 /**

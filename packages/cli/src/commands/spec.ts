@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CORE_VERSION, libc, OCI_VERSION, probeKernel } from '@bulkhead/core';
+import { CAPABILITY_NAMES, kernelLastCapability } from '@bulkhead/plugin-capabilities';
 import { parseMountOptions } from '@bulkhead/plugin-mount';
 import { parseCommand } from '../args.js';
 import { defaultSpec } from '../default-spec.js';
@@ -34,8 +35,9 @@ export async function featuresCommand(argv: readonly string[], _globals: GlobalF
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS.filter((option) => parseMountOptions([option]).unsupported.length === 0),
     linux: {
-      namespaces: ['pid', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
-      capabilities: [],
+      namespaces: ['pid', 'network', 'mount', 'uts', 'ipc'].filter((type) => kernel.namespaces.includes(type as never)),
+      // The capabilities this runtime can apply: those it knows that the running kernel has.
+      capabilities: CAPABILITY_NAMES.slice(0, kernelLastCapability() + 1),
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
       seccomp: { enabled: false },
       apparmor: { enabled: false },

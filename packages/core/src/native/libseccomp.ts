@@ -78,6 +78,20 @@ export function resolveSyscall(name: string, arch = 0): number | undefined {
   return number === -1 ? undefined : number;
 }
 
+/** Returns libseccomp's version (seccomp_version), such as "2.5.4": its syscall tables and the code it generates depend on it. */
+export function libseccompVersion(): string {
+  const { load, DataType } = binding();
+  const version = load({
+    library: LIBRARY,
+    funcName: 'seccomp_version',
+    retType: { major: DataType.U32, minor: DataType.U32, micro: DataType.U32 },
+    paramsType: [],
+    paramsValue: [],
+    freeResultMemory: false,
+  } as never) as { major: number; minor: number; micro: number };
+  return `${version.major}.${version.minor}.${version.micro}`;
+}
+
 /** libseccomp's API level (seccomp_api_get): what the library and the running kernel support together. */
 export function apiLevel(): number {
   return callIn<number>(LIBRARY, 'seccomp_api_get', 'U32', []);

@@ -3,7 +3,7 @@ import type { PathArg, PlannedStep, Step } from './steps.js';
 const quote = (value: string) => JSON.stringify(value);
 
 /** prctl(2) options that plugins use, by their kernel names. */
-const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 8: 'PR_SET_KEEPCAPS', 38: 'PR_SET_NO_NEW_PRIVS' };
+const PRCTL_OPTIONS: Record<number, string> = { 1: 'PR_SET_PDEATHSIG', 4: 'PR_SET_DUMPABLE', 8: 'PR_SET_KEEPCAPS', 24: 'PR_CAPBSET_DROP', 38: 'PR_SET_NO_NEW_PRIVS', 47: 'PR_CAP_AMBIENT' };
 
 function where(target: PathArg): string {
   return target.root === undefined ? quote(target.path) : `${quote(target.path)} in root ${target.root}`;
@@ -52,7 +52,7 @@ export function describeStep(step: Step): string {
     case 'setrlimit':
       return `setrlimit ${step.name ?? `resource ${step.resource}`} soft ${rlimitValue(step.soft)} hard ${rlimitValue(step.hard)}`;
     case 'prctl':
-      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.args.join(' ')}`;
+      return `prctl ${PRCTL_OPTIONS[step.option] ?? step.option} ${step.name ?? step.args.join(' ')}`;
     case 'umask':
       return `umask ${step.mask.toString(8)}`;
     case 'open-path':
@@ -63,6 +63,16 @@ export function describeStep(step: Step): string {
       return `unshare ${step.namespaces.join(', ')} namespace${step.namespaces.length === 1 ? '' : 's'}`;
     case 'seccomp':
       return `load seccomp filter of ${step.filter.length / 8} instructions${step.flags === 0 ? '' : ` flags 0x${step.flags.toString(16)}`}${step.listener ? ' with a notification listener' : ''}`;
+    case 'capset':
+      return `capset effective ${capabilitySet(step.effective, step.names?.effective)} permitted ${capabilitySet(step.permitted, step.names?.permitted)} inheritable ${capabilitySet(step.inheritable, step.names?.inheritable)}`;
+    case 'idmap-tree': {
+      const map = (mappings: { containerID: number; hostID: number; size: number }[]) => mappings.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(',');
+      return `idmap ${step.recursive ? 'recursive ' : ''}tree ${quote(step.source)} as ${step.slot} with uids ${map(step.uidMappings)} gids ${map(step.gidMappings)}${step.recursiveIdmap ? ' recursively' : ''} (setup stage, before clone)`;
+    }
+    case 'move-mount':
+      return `attach ${step.slot} on ${where(step.target)}`;
+    case 'link-up':
+      return `set interface ${step.name} up${step.address === undefined ? '' : ` with ${step.address.ip}/${step.address.prefix}`}${step.gateway === undefined ? '' : `, default route via ${step.gateway}`}`;
     case 'terminal': {
       const size = step.rows > 0 && step.cols > 0 ? ` of ${step.rows}x${step.cols}` : '';
       return `open a pty${size} in /dev/ptmx, send its master over fd ${step.socket}, make the slave the controlling terminal${step.console ? ' and /dev/console' : ''}`;
@@ -72,6 +82,10 @@ export function describeStep(step: Step): string {
     case 'move-root':
       return `move ${step.slot} onto / and chroot into it (no pivot_root)`;
   }
+}
+
+function capabilitySet(mask: bigint, names: string[] | undefined): string {
+  return names === undefined ? `0x${mask.toString(16)}` : `[${names.join(',')}]`;
 }
 
 /** Returns a hint for errno and step pairs whose cause is well known. */
@@ -85,6 +99,10 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'setrlimit' && errnoName === 'EPERM') return `raising the hard limit of ${step.name ?? `resource ${step.resource}`} needs CAP_SYS_RESOURCE, which this runtime lacks`;
   if (step.op === 'seccomp' && errnoName === 'EACCES') return 'loading a filter needs no_new_privs or CAP_SYS_ADMIN: set process.noNewPrivileges';
   if (step.op === 'seccomp' && errnoName === 'EINVAL') return 'the kernel rejected the filter or one of its flags; `bulkhead features` lists what it supports';
+  if (step.op === 'capset' && errnoName === 'EPERM') return 'a set asks for a capability that the runtime itself lacks, or the inheritable set for one outside the bounding set';
+  if (step.op === 'idmap-tree' && ['EINVAL', 'ENOSYS', 'EPERM'].includes(errnoName)) {
+    return 'idmapped mounts need Linux 5.12 or later (mount_setattr with MOUNT_ATTR_IDMAP), a filesystem that supports them, and root';
+  }
   if (step.op === 'terminal' && errnoName === 'ENOENT') return 'the container has no /dev/ptmx: mount a devpts at /dev/pts with newinstance,ptmxmode=0666';
   if (step.op === 'terminal' && errnoName === 'EPIPE') return 'the console socket was closed before it received the pty';
   if (step.op === 'move-root' && errnoName === 'EINVAL') return 'the root is not a mount point, or its parent mount is shared';

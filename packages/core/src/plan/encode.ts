@@ -3,6 +3,7 @@ import { BulkheadError, ErrorCode } from '../errors.js';
 import type { Plan } from './plan.js';
 import { BARRIERS, MOUNT_ATTRS, MOUNT_FLAGS, type MountAttr, type MountFlag, type PathArg, type PlannedStep, type Step } from './steps.js';
 import { CLONE_FLAGS, orderJoins } from '../namespaces.js';
+import type { IdMapping } from '../spec.js';
 
 /** Op numbers of the executor's wire format (packages/core/executor/README.md). */
 const OPS: Record<Step['op'], number> = {
@@ -28,14 +29,24 @@ const OPS: Record<Step['op'], number> = {
   'open-path': 20,
   'wait-fifo': 21,
   unshare: 22,
+  capset: 23,
   seccomp: 24,
   terminal: 25,
   'preserve-fds': 26,
   'move-root': 27,
+  'idmap-tree': 28,
+  'move-mount': 29,
+  'link-up': 34,
 };
+
+/** clockid_t values that /proc/PID/timens_offsets takes. */
+const CLOCK_IDS = { monotonic: 1, boottime: 7 } as const;
 
 const CREATE = { none: 0, directory: 1, file: 2, auto: 3 } as const;
 const AT_RECURSIVE = 0x8000;
+/** IDMAP_TREE flags (executor/idmap.c). */
+const IDMAP_TREE_RECURSIVE = 1;
+const IDMAP_RECURSIVE = 2;
 /** The executor keeps this many file descriptor slots. */
 const MAX_SLOTS = 16;
 /** The largest plan the executor accepts (PLAN_MAX_LENGTH in executor/plan.h). */
@@ -56,6 +67,13 @@ export function encodePlan(plan: Plan): Buffer {
   for (const ns of joins) {
     writer.u32(CLONE_FLAGS[ns.type]);
     writer.str(ns.path!);
+  }
+
+  writer.u32(plan.timeOffsets.length);
+  for (const offset of plan.timeOffsets) {
+    writer.u32(CLOCK_IDS[offset.clock]);
+    writer.i64(offset.secs);
+    writer.i64(offset.nanosecs);
   }
 
   const steps = plan.steps();
@@ -134,6 +152,14 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(step.namespaces.reduce((flags, type) => flags | CLONE_FLAGS[type], 0))];
     case 'seccomp':
       return [{ kind: 'b', value: step.filter }, int(step.flags), int(step.listener ? 1 : 0)];
+    case 'capset':
+      return [int(step.effective), int(step.permitted), int(step.inheritable)];
+    case 'idmap-tree':
+      return [str(step.source), int(slots.define(step.slot)), int((step.recursive ? IDMAP_TREE_RECURSIVE : 0) | (step.recursiveIdmap ? IDMAP_RECURSIVE : 0)), { kind: 'b', value: mapTriples(step.uidMappings) }, { kind: 'b', value: mapTriples(step.gidMappings) }];
+    case 'move-mount':
+      return [int(slots.lookup(step.slot)), str(step.target.path), root(step.target)];
+    case 'link-up':
+      return [str(step.name), int(step.address === undefined ? 0 : ipv4(step.address.ip)), int(step.address?.prefix ?? 0), int(step.gateway === undefined ? 0 : ipv4(step.gateway))];
     case 'terminal':
       return [int(step.socket), int(step.rows), int(step.cols), int(step.console ? 1 : 0), int(step.uid), int(step.gid)];
     case 'preserve-fds':
@@ -143,12 +169,25 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
   }
 }
 
+/** Converts a dotted IPv4 address into the integer the executor takes, in host byte order. */
+function ipv4(text: string): number {
+  const octets = text.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet) || octet < 0 || octet > 255)) {
+    throw new BulkheadError(ErrorCode.SPEC_INVALID, `invalid IPv4 address ${JSON.stringify(text)} in a link-up step`);
+  }
+  return octets.reduce((sum, octet) => sum * 256 + octet, 0);
+}
+
 export function mountFlags(flags: readonly MountFlag[]): number {
   return flags.reduce((sum, flag) => sum | MOUNT_FLAGS[flag], 0);
 }
 
 function attrs(list: readonly MountAttr[]): number {
   return list.reduce((sum, attr) => sum | MOUNT_ATTRS[attr], 0);
+}
+
+function mapTriples(mappings: readonly IdMapping[]): Buffer {
+  return u32Array(mappings.flatMap((m) => [m.containerID, m.hostID, m.size]));
 }
 
 function u32Array(values: readonly number[]): Buffer {
@@ -200,6 +239,12 @@ class Writer {
     this.chunks.push(buffer);
   }
 
+  i64(value: number | bigint): void {
+    const buffer = Buffer.alloc(8);
+    buffer.writeBigInt64LE(BigInt(value));
+    this.chunks.push(buffer);
+  }
+
   str(value: string): void {
     if (value.includes('\0')) throw new BulkheadError(ErrorCode.SPEC_INVALID, `string contains a NUL byte: ${JSON.stringify(value)}`);
     this.bytes(Buffer.from(value));
@@ -217,12 +262,9 @@ class Writer {
     }
     this.raw(Buffer.from(arg.kind));
     switch (arg.kind) {
-      case 'i': {
-        const buffer = Buffer.alloc(8);
-        buffer.writeBigInt64LE(BigInt(arg.value));
-        this.chunks.push(buffer);
+      case 'i':
+        this.i64(arg.value);
         return;
-      }
       case 's':
         this.str(arg.value!);
         return;

@@ -1,6 +1,6 @@
 import { BulkheadError, ErrorCode } from '../errors.js';
 import type { NamespaceType } from '../spec.js';
-import { BARRIERS, PHASES, type Barrier, type NamespaceRequest, type Phase, type PlannedStep, type Step } from './steps.js';
+import { BARRIERS, PHASES, type Barrier, type NamespaceRequest, type Phase, type PlannedStep, type Step, type TimeClock, type TimeOffsetRequest } from './steps.js';
 
 /**
  * The child program of one container: which namespaces to create or join, and the steps the
@@ -9,6 +9,14 @@ import { BARRIERS, PHASES, type Barrier, type NamespaceRequest, type Phase, type
  */
 export class Plan {
   readonly namespaces: NamespaceRequest[] = [];
+  /** Clock offsets the executor's setup stage writes for the time namespace it creates before the clone. */
+  readonly timeOffsets: TimeOffsetRequest[] = [];
+  /**
+   * Set when the parent writes "deny" to the child's /proc/PID/setgroups, as an unprivileged
+   * gid_map needs: setgroups(2) then fails with EPERM, so the process keeps its supplementary
+   * groups and no setgroups step is planned for it.
+   */
+  setgroupsDenied = false;
   private readonly phases = new Map<Phase, PlannedStep[]>(PHASES.map((phase) => [phase, []]));
 
   /** Asks for a new namespace of this type, or to join the one at `path`. */
@@ -20,6 +28,15 @@ export class Plan {
       });
     }
     this.namespaces.push(path === undefined ? { type, plugin } : { type, plugin, path });
+  }
+
+  /** Sets a clock's offset in the time namespace that the setup stage creates (a new time namespace without a new user namespace). */
+  timeOffset(plugin: string, clock: TimeClock, secs: number, nanosecs: number): void {
+    const existing = this.timeOffsets.find((offset) => offset.clock === clock);
+    if (existing !== undefined) {
+      throw new BulkheadError(ErrorCode.PLUGIN_CONFLICT, `plugins ${existing.plugin} and ${plugin} both set the ${clock} offset`, { expected: false });
+    }
+    this.timeOffsets.push({ plugin, clock, secs, nanosecs });
   }
 
   /** Appends a step to a phase. `tolerate` lists errno names the executor ignores for it. */

@@ -1,4 +1,4 @@
-import type { NamespaceType } from '../spec.js';
+import type { IdMapping, NamespaceType } from '../spec.js';
 
 /**
  * Phases of the child program, in the order the executor runs them. The order is the kernel's:
@@ -8,9 +8,9 @@ import type { NamespaceType } from '../spec.js';
  * | filesystem | mount(2) needs CAP_SYS_ADMIN in the mount namespace's owner, so mounts run before the process drops to its user. The mount plugin sets up the root and the spec's mounts here; other plugins add their own mounts into the root after those |
  * | pivot      | the mount plugin masks and freezes paths over everything mounted before, calls pivot_root(2) and makes the root read-only; host paths are out of reach after this |
  * | host       | sethostname(2) also needs CAP_SYS_ADMIN |
- * | limits     | rlimits and the OOM score are set while still privileged, because lowering a hard limit is allowed but raising one later is not |
+ * | limits     | rlimits and the capability bounding set, while still privileged: lowering a hard limit is allowed but raising one later is not, and dropping from the bounding set needs CAP_SETPCAP |
  * | identity   | setgroups, setresgid, setresuid: after this the process is the spec's user and, unless it is root, has lost its capabilities |
- * | privileges | capabilities and no_new_privs, after the identity change that would otherwise clear them |
+ * | privileges | capset, ambient capabilities and no_new_privs, after the identity change that would otherwise clear them |
  * | seccomp    | always last before exec: a filter would otherwise have to allow every syscall of the steps above |
  * | exec       | execve of the container process, after the start barrier |
  */
@@ -93,7 +93,8 @@ export type Step =
   | { op: 'setresuid'; uid: number }
   /** `soft` and `hard` of -1 mean RLIM_INFINITY; `name` (RLIMIT_NOFILE, ...) is for messages only. */
   | { op: 'setrlimit'; resource: number; soft: number; hard: number; name?: string }
-  | { op: 'prctl'; option: number; args: [number, number, number, number] }
+  /** `name` (the capability of PR_CAPBSET_DROP, ...) replaces the numeric arguments in messages. */
+  | { op: 'prctl'; option: number; args: [number, number, number, number]; name?: string }
   | { op: 'umask'; mask: number }
   | { op: 'open-path'; path: string; slot: string }
   | { op: 'wait-fifo'; slot: string }
@@ -104,6 +105,21 @@ export type Step =
    * which the child hands to the parent (sync message LISTENER) before it goes on.
    */
   | { op: 'seccomp'; filter: Buffer; flags: number; listener: boolean }
+  /** Capability sets as masks, bit N for capability N; `names` lists them for messages only. */
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint; names?: { effective: string[]; permitted: string[]; inheritable: string[] } }
+  /**
+   * Runs in the executor's setup stage, before the clone, wherever it is in the plan: clones `source` as a
+   * detached mount idmapped with these maps, into `slot`. `recursive` clones submounts too
+   * (rbind); `recursiveIdmap` idmaps them too (ridmap).
+   */
+  | { op: 'idmap-tree'; source: string; slot: string; recursive: boolean; recursiveIdmap: boolean; uidMappings: IdMapping[]; gidMappings: IdMapping[] }
+  /** Attaches the detached mount in `slot` at `target`, which must exist. */
+  | { op: 'move-mount'; slot: string; target: PathArg }
+  /**
+   * Brings an interface of the child's network namespace up: its loopback device, or a veth end
+   * that the parent moved in, which also gets an IPv4 address and a default route.
+   */
+  | { op: 'link-up'; name: string; address?: { ip: string; prefix: number }; gateway?: string }
   /**
    * A pty opened in the container's /dev/ptmx. Its master goes to the console socket, an extra
    * fd of the executor (FIRST_EXTRA_FD and up). The slave becomes the controlling terminal and
@@ -147,4 +163,16 @@ export interface NamespaceRequest {
   type: NamespaceType;
   plugin: string;
   path?: string;
+}
+
+/** Clocks that a time namespace offsets. */
+export type TimeClock = 'monotonic' | 'boottime';
+
+/** A clock offset of the time namespace created in the executor's setup stage. */
+export interface TimeOffsetRequest {
+  plugin: string;
+  clock: TimeClock;
+  secs: number;
+  /** 0 to 999999999. */
+  nanosecs: number;
 }
