@@ -22,12 +22,14 @@ export interface ContainerFlags extends ResourceFlags, NetworkFlags, MountFlags 
   allowNested: boolean;
   /** --seccomp: 'default', 'unconfined' or the path of an OCI linux.seccomp JSON file. */
   seccomp?: string;
+  /** Sets process.terminal; the container uses the caller's terminal, as its stdio. */
+  tty: boolean;
   /** The command and its arguments. */
   args: string[];
 }
 
 const VALUE_FLAGS = new Set(['rootfs', 'hostname', 'env', 'cwd', 'id', 'level', 'seccomp']);
-const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested', 'masquerade']);
+const BOOLEAN_FLAGS = new Set(['read-only', 'init', 'json', 'cgroupns', 'allow-privileged', 'allow-nested', 'masquerade', 'tty', 't']);
 
 /** Resource flags that take one value, by flag name and ResourceFlags field. */
 const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpusetCpus' | 'pidsLimit'> = {
@@ -54,7 +56,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, tty: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {
@@ -100,6 +102,7 @@ function setBoolean(flags: ContainerFlags, name: string): void {
   else if (name === 'allow-privileged') flags.allowPrivileged = true;
   else if (name === 'allow-nested') flags.allowNested = true;
   else if (name === 'masquerade') flags.masquerade = true;
+  else if (name === 'tty' || name === 't') flags.tty = true;
   else flags.json = true;
 }
 

@@ -17,7 +17,10 @@ export async function createLogger(flags: LogFlags): Promise<Logger> {
   const { pino } = await import('pino');
   const sink = flags.log === undefined ? process.stderr : openLogFile(flags.log);
   const destination = flags.format === 'json' ? sink : { write: (line: string) => sink.write(formatText(line)) };
-  return pino({ level: flags.debug ? 'debug' : 'warn', base: null }, destination) as unknown as Logger;
+  // runc's JSON lines: the level as a name and the time as RFC 3339, which containerd's shim
+  // parses to report a runtime's last error.
+  const options = { level: flags.debug ? 'debug' : 'warn', base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+  return pino(options, destination) as unknown as Logger;
 }
 
 /** Opens the log file now, so that a bad path is a one-line error before anything runs. */
@@ -41,13 +44,11 @@ const stderrWarnings: Logger = {
   child: () => stderrWarnings,
 };
 
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
-
 /** Formats one pino JSON line as logfmt, the text format of runc's --log-format text. */
 function formatText(line: string): string {
   const { time, level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
   const pairs = Object.entries(fields).map(([key, value]) => `${key}=${quoteValue(value)}`);
-  return [`time="${new Date(time as number).toISOString()}"`, `level=${LEVELS[level as number] ?? level}`, `msg=${quoteValue(msg)}`, ...pairs].join(' ') + '\n';
+  return [`time="${String(time)}"`, `level=${String(level)}`, `msg=${quoteValue(msg)}`, ...pairs].join(' ') + '\n';
 }
 
 function quoteValue(value: unknown): string {

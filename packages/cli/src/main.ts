@@ -20,6 +20,8 @@ export const VERSION = '0.1.0';
 export interface GlobalFlags {
   runtime: { stateRoot?: string; logger?: Logger; mount?: MountPluginOptions };
   debug: boolean;
+  /** True with --log: errors then also go to the log file, as runc's do. */
+  logFile: boolean;
 }
 
 type Command = (argv: readonly string[], globals: GlobalFlags) => Promise<number>;
@@ -49,9 +51,11 @@ const COMMANDS: Record<string, Command> = {
 /** Runs the command line and returns the exit code: the command's own, 1 for a runtime error, 2 for a usage error. */
 export async function main(argv: readonly string[]): Promise<number> {
   let debug = false;
+  let logger: Logger | undefined;
   try {
     const { globals, rest } = await parseGlobals(argv);
     debug = globals.debug;
+    if (globals.logFile) logger = globals.runtime.logger;
     const [name, ...commandArgv] = rest;
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
       process.stdout.write(HELP);
@@ -65,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === undefined) throw usageError(`unknown command ${JSON.stringify(name)}; run bulkhead help`);
     return await command(commandArgv, globals);
   } catch (error) {
-    return report(error, debug);
+    return report(error, debug, logger);
   }
 }
 
@@ -88,15 +92,19 @@ async function parseGlobals(argv: readonly string[]): Promise<{ globals: GlobalF
     else throw usageError(`unknown global flag --${name}`);
   }
   runtime.logger = await createLogger(log);
-  return { globals: { runtime, debug: log.debug }, rest: argv.slice(i) };
+  return { globals: { runtime, debug: log.debug, logFile: log.log !== undefined }, rest: argv.slice(i) };
 }
 
-/** Prints one line for an error and returns the exit code. */
-function report(error: unknown, debug: boolean): number {
+/**
+ * Prints one line for an error and returns the exit code. With a log file the line is also
+ * logged at level error: containerd's shim reports the last error entry of the log file.
+ */
+function report(error: unknown, debug: boolean, logger: Logger | undefined): number {
   const message = error instanceof Error ? error.message : String(error);
   const cleanup = (error as { cleanupErrors?: Error[] } | null)?.cleanupErrors ?? [];
   const suffix = cleanup.length > 0 ? `; cleanup also failed: ${cleanup.map((e) => e.message).join('; ')}` : '';
   process.stderr.write(`bulkhead: ${message}${suffix}\n`);
+  logger?.error({}, `${message}${suffix}`);
   if (debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
   if (error instanceof BulkheadError && error.code === ErrorCode.USAGE) return 2;
   return execExitCode(error) ?? 1;

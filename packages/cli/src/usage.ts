@@ -17,9 +17,14 @@ OCI runtime commands, as runc has them:
   create [--bundle DIR] [--pid-file FILE] ID   create a container from an OCI bundle; it waits for start
   start ID                                     run the created container's process
   run [--bundle DIR] [-d] [--pid-file FILE] ID create and start; wait for it unless -d
-  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--cap CAP] [--process FILE] [-d] ID CMD [ARG...]
+  exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--cap CAP] [--process FILE] [-d] [--pid-file FILE] [--tty] ID CMD [ARG...]
                                                run another process in a running container;
                                                --cap adds a capability (repeatable)
+  create, run and exec also take:
+    --console-socket PATH   send the pty master of a terminal process to this UNIX socket
+    --preserve-fds N        pass fds 3 to 3+N-1 on to the process, as its fds 3, 4, ...
+  create and run also take:
+    --no-pivot              enter the root with MS_MOVE and chroot instead of pivot_root
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
@@ -65,6 +70,7 @@ Flags of run and plan:
   --adjust cpu=MIN:MAX|memory=MIN:MAX  move the CPU quota (in CPUs, 10% steps) or the memory limit
                     (memory.high on cgroup v2, 5% steps) within bounds from pressure stall
                     information; each change is printed as an audit line; repeatable
+  -t, --tty         mark the process as a terminal one; it uses your terminal as its stdio
   --level strict|moderate|permissive  apply an isolation level (see docs/security.md)
   --allow-privileged  with --level: every capability, no seccomp profile, no masked paths
   --allow-nested    with --level: what a container runtime inside the container needs

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, temporaryDir } from './helpers.js';
@@ -94,4 +94,22 @@ rootTest('script without #! exits 126 naming ENOEXEC', async (t) => {
   const result = await bulkhead(['run', '--rootfs', rootfs, '/script']);
   t.is(result.code, 126);
   t.regex(result.stderr, /exec "\/script" \(step \d+, plugin core\): ENOEXEC: the file is neither a binary/);
+});
+
+test('--log-format json logs the final error as runc does, for containerd', async (t) => {
+  const log = join(temporaryDir('bulkhead-log-'), 'log.json');
+  const result = await bulkhead(['--root', stateRoot(), '--log', log, '--log-format', 'json', 'state', 'nosuch']);
+  t.is(result.code, 1);
+  const entries = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const last = entries.at(-1)!;
+  t.is(last.level, 'error');
+  t.is(`bulkhead: ${String(last.msg)}\n`, result.stderr);
+  t.regex(String(last.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+});
+
+test('--log-format text logs the final error as logfmt', async (t) => {
+  const log = join(temporaryDir('bulkhead-log-'), 'log.txt');
+  const result = await bulkhead(['--root', stateRoot(), '--log', log, 'state', 'nosuch']);
+  t.is(result.code, 1);
+  t.regex(readFileSync(log, 'utf8'), /^time="[^"]+Z" level=error msg="container nosuch does not exist in \/.+"\n$/);
 });

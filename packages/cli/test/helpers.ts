@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,8 +67,13 @@ export interface Result {
 
 /** Runs the bulkhead command line to completion. NODE_EXTRA_CA_CERTS is dropped: it only slows Node's start. */
 export function bulkhead(args: string[], options: SpawnOptions & { input?: string } = {}): Promise<Result> {
+  return runProgram(process.execPath, [BULKHEAD, ...args], options);
+}
+
+/** Runs a program to completion, as `bulkhead` runs the command line. */
+export function runProgram(file: string, args: string[], options: SpawnOptions & { input?: string } = {}): Promise<Result> {
   const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
-  const child = spawn(process.execPath, [BULKHEAD, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
@@ -79,6 +84,20 @@ export function bulkhead(args: string[], options: SpawnOptions & { input?: strin
     // the container: after 'exit', only wait briefly for output that is still in the pipes.
     child.on('exit', (code, signal) => setTimeout(() => resolve({ code, signal, stdout, stderr }), 50));
   });
+}
+
+/**
+ * Makes an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and
+ * the given changes, in `dir` or in a new temporary directory.
+ */
+export async function ociBundle(change: (config: Record<string, any>) => void = () => {}, dir = temporaryDir('bulkhead-bundle-')): Promise<string> {
+  const { busybox } = await fixtures();
+  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  await bulkhead(['spec', '--bundle', dir]);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  change(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
 }
 
 /** Mount points of this process's mount namespace, in the host's view. */

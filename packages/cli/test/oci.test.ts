@@ -1,7 +1,7 @@
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, fixtures, leftoverCgroups, listDir, rootTest, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
+import { bulkhead, leftoverCgroups, listDir, ociBundle, rootTest, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
 
 const ID_C1 = uniqueId('c1');
 const ID_C2 = uniqueId('c2');
@@ -20,17 +20,7 @@ const ID_P1 = uniqueId('p1');
 const ID_PF = uniqueId('pf');
 const ID_NOROOT = uniqueId('noroot');
 
-/** An OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
-async function bundle(change: (config: Record<string, any>) => void = () => {}): Promise<string> {
-  const { busybox } = await fixtures();
-  const dir = temporaryDir('bulkhead-bundle-');
-  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  await bulkhead(['spec', '--bundle', dir]);
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  change(config);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
+const bundle = ociBundle;
 
 const state = async (root: string, id: string) => JSON.parse((await bulkhead(['--root', root, 'state', id])).stdout);
 

@@ -44,6 +44,9 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_UNSHARE] = { "i", op_unshare },
 	[OP_CAPSET] = { "iii", op_capset },
 	[OP_SECCOMP] = { "bii", op_seccomp },
+	[OP_TERMINAL] = { "iiiiii", op_terminal },
+	[OP_PRESERVE_FDS] = { "ii", op_preserve_fds },
+	[OP_MOVE_ROOT] = { "f", op_move_root },
 	[OP_IDMAP_TREE] = { "sfibb", op_idmap_tree },
 	[OP_MOVE_MOUNT] = { "fsr", op_move_mount },
 	[OP_LINK_UP] = { "siii", op_link_up },
@@ -120,7 +123,7 @@ noreturn void steps_run(const struct plan *plan, int sync_fd)
 
 		if (err == 0 || is_tolerated(step, err))
 			continue;
-		sync_send(sync_fd, SYNC_STEP_FAILED, (int32_t)i, err, STAGE_CHILD);
+		sync_send(context.sync_fd, SYNC_STEP_FAILED, (int32_t)i, err, STAGE_CHILD);
 		_exit(1);
 	}
 	_exit(0);

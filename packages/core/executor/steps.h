@@ -7,7 +7,10 @@
 
 #include "plan.h"
 
-/* State that steps share: the sync socket and the slot table. An empty slot is -1. */
+/*
+ * State that steps share: the sync socket (fd 3 until PRESERVE_FDS moves it) and the slot
+ * table. An empty slot is -1.
+ */
 struct child_context {
 	int sync_fd;
 	int slots[PLAN_SLOT_COUNT];
@@ -23,7 +26,7 @@ int check_id(int64_t id);
 
 /* steps_fs.c */
 step_function op_open_root, op_mount, op_mount_setattr, op_mkdir, op_symlink;
-step_function op_pivot_root, op_write_file, op_open_path, op_wait_fifo;
+step_function op_pivot_root, op_move_root, op_write_file, op_open_path, op_wait_fifo;
 step_function op_mount_nofollow, op_mount_slot, op_mknod;
 
 /* steps_proc.c */
@@ -33,6 +36,8 @@ step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_cap
 /* steps_seccomp.c */
 step_function op_seccomp;
 
+/* steps_stdio.c */
+step_function op_terminal, op_preserve_fds;
 /* idmap.c */
 step_function op_idmap_tree, op_move_mount;
 int idmap_tree(int slots[PLAN_SLOT_COUNT], const struct plan_arg *args);

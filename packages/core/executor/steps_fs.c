@@ -200,6 +200,27 @@ int op_pivot_root(struct child_context *context, const struct plan_arg *args)
 	return errno_of(chdir("/"));
 }
 
+/*
+ * MOVE_ROOT: for roots where pivot_root(2) fails, such as a root on the initramfs. Moves the
+ * slot's mount onto "/" and chroots into it. Unlike pivot_root, the old root stays in the
+ * mount namespace, hidden under the new one, and a process with CAP_SYS_CHROOT can still
+ * reach the mounts of its namespace outside the root.
+ */
+int op_move_root(struct child_context *context, const struct plan_arg *args)
+{
+	int fd = context->slots[args[0].integer];
+
+	if (fd < 0)
+		return EBADF;
+	if (fchdir(fd) < 0)
+		return errno;
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+		return errno;
+	if (chroot(".") < 0)
+		return errno;
+	return errno_of(chdir("/"));
+}
+
 /* Writes data to an existing file without truncating it, as procfs and sysfs files need. */
 int op_write_file(struct child_context *context, const struct plan_arg *args)
 {

@@ -17,6 +17,8 @@ export class Container {
   created = new Date().toISOString();
   /** The one waitid on the pidfd, once someone waits: it resolves when the process has exited and been reaped. */
   exit: Promise<ExitStatus> | undefined;
+  /** Enter the root with MS_MOVE and chroot instead of pivot_root (CreateOptions.noPivotRoot). */
+  noPivotRoot = false;
   /** Host-side changes register their undo here the moment they are made. */
   readonly undo = new UndoStack();
   private readonly records = new Map<string, Record<string, unknown>>();

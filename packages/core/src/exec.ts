@@ -2,6 +2,7 @@ import type { StdioOptions } from 'node:child_process';
 import { ContainerStateError, ErrorCode } from './errors.js';
 import type { Container } from './container.js';
 import { ExecutorLink } from './executor.js';
+import { ExtraFds, type ExtraFdOptions } from './extra-fds.js';
 import { PROC_NS_NAMES } from './namespaces.js';
 import type { ExitStatus, Syscalls } from './native/syscalls.js';
 import { encodePlan } from './plan/encode.js';
@@ -12,7 +13,7 @@ import { loadContainer, type StoreContext } from './stored.js';
 import { takeListener } from './listener.js';
 import { expectBarrier, unexpected } from './sync-errors.js';
 
-export interface ExecOptions {
+export interface ExecOptions extends ExtraFdOptions {
   /** fds 0-2 of the new process. Default 'inherit'. */
   stdio?: StdioOptions;
   /** Called with the new process's pidfd and host pid once it runs, for signal forwarding. */
@@ -30,14 +31,20 @@ export interface ExecOptions {
 export async function execInContainer(context: StoreContext, id: string, process: Process, options: ExecOptions = {}): Promise<ExitStatus | undefined> {
   const container = loadContainer(context, id);
   if (container.status !== 'running') throw new ContainerStateError(ErrorCode.INVALID_STATE, `cannot exec in container ${id}: it is ${container.status}, not running`);
-  const plan = joinPlan(container);
-  context.hooks.planExec.call(plan, container, process);
-  addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: false, execFifo: undefined });
-  return runJoined(context.syscalls, plan, {
-    ...options,
-    onAttach: (pid) => context.hooks.execAttach.promise(container, pid),
-    onListener: (pid, pidfd, fd) => takeListener(context.hooks, container, pid, pidfd, fd),
-  });
+  const extraFds = await ExtraFds.open(process, options);
+  try {
+    const plan = joinPlan(container);
+    context.hooks.planExec.call(plan, container, process);
+    addProcessSteps(plan, { ...container.spec, process }, { dieWithParent: false, execFifo: undefined, extraFds, console: false });
+    return await runJoined(context.syscalls, plan, {
+      ...options,
+      extraFds,
+      onAttach: (pid) => context.hooks.execAttach.promise(container, pid),
+      onListener: (pid, pidfd, fd) => takeListener(context.hooks, container, pid, pidfd, fd),
+    });
+  } finally {
+    extraFds.close();
+  }
 }
 
 /** Returns a plan that joins every namespace of the container's init, user first and mount last. */
@@ -71,6 +78,7 @@ export async function runInNamespaces(container: Container, process: Process, op
 }
 
 interface RunOptions extends ExecOptions {
+  extraFds?: ExtraFds;
   onLink?: (link: ExecutorLink) => void;
   onAttach?: (pid: number) => Promise<void>;
   onListener?: (pid: number, pidfd: number, fd: number) => Promise<void>;
@@ -79,7 +87,8 @@ interface RunOptions extends ExecOptions {
 /** Spawns the executor with a plan, takes it through both barriers and waits for its process. */
 async function runJoined(syscalls: Syscalls, plan: Plan, options: RunOptions): Promise<ExitStatus | undefined> {
   const steps = plan.steps();
-  const link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
+  const link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit', options.extraFds?.stdio);
+  options.extraFds?.close();
   options.onLink?.(link);
   let pidfd: number | undefined;
   try {

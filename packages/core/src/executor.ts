@@ -36,9 +36,10 @@ export class ExecutorLink {
   private spawnError: Error | undefined;
   private ended = false;
 
-  constructor(plan: Buffer, stdio: StdioOptions = 'inherit', executable = EXECUTOR_PATH) {
+  /** `extraFds` become the executor's fds 4, 5, ... (FIRST_EXTRA_FD), after the sync socket. */
+  constructor(plan: Buffer, stdio: StdioOptions = 'inherit', extraFds: readonly (number | Socket)[] = [], executable = EXECUTOR_PATH) {
     const fds = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
-    this.process = spawn(executable, [], { stdio: [...fds.slice(0, 3), 'pipe'] as StdioOptions, argv0: 'bulkhead:setup' });
+    this.process = spawn(executable, [], { stdio: [...fds.slice(0, 3), 'pipe', ...extraFds] as StdioOptions, argv0: 'bulkhead:setup' });
     this.process.on('error', (error) => {
       this.spawnError = error;
       this.push({ type: 'eof' });

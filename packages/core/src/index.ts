@@ -36,3 +36,4 @@ export { OCI_VERSION, findNamespace, type ContainerSpec, type ContainerState, ty
 export { readConfig } from './config.js';
 export { probeKernel, type KernelFeatures } from './features.js';
 export { runInNamespaces, type ExecOptions } from './exec.js';
+export { type ExtraFdOptions } from './extra-fds.js';

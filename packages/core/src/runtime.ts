@@ -5,6 +5,7 @@ import { AuditTrail, type AuditListener } from './audit.js';
 import { Container } from './container.js';
 import { attachCleanupErrors, ContainerStateError, ErrorCode, SpecError } from './errors.js';
 import { ExecutorLink } from './executor.js';
+import { ExtraFds, type ExtraFdOptions } from './extra-fds.js';
 import { createHooks, type Hooks } from './hooks.js';
 import { silentLogger, type Logger } from './log.js';
 import { libc } from './native/libc.js';
@@ -32,7 +33,7 @@ export interface RuntimeOptions {
   logger?: Logger;
 }
 
-export interface CreateOptions {
+export interface CreateOptions extends ExtraFdOptions {
   /** Container id; a random one when absent. */
   id?: string;
   /** The OCI bundle directory, reported in the state. Default: the working directory. */
@@ -51,6 +52,12 @@ export interface CreateOptions {
    * by id through `start`, `kill` and `delete` of a Runtime on the same state root.
    */
   detach?: boolean;
+  /**
+   * Enter the root with MS_MOVE and chroot instead of pivot_root, for roots where pivot_root
+   * fails, such as the initramfs. The host's mounts then stay in the container's mount
+   * namespace, hidden under its root.
+   */
+  noPivotRoot?: boolean;
 }
 
 /**
@@ -148,6 +155,7 @@ export class Runtime {
 
   private async createLocked(container: Container, options: CreateOptions): Promise<ContainerHandle> {
     let link: ExecutorLink | undefined;
+    let extraFds: ExtraFds | undefined;
     try {
       // State directory first: it is the lock on the id and holds what later steps record.
       await createStateDir(container, this.stateRoot);
@@ -161,11 +169,14 @@ export class Runtime {
       await this.hooks.prepare.promise(container);
       await writeState(container);
 
-      // The child program, then the child itself.
-      const plan = this.buildPlan(container, options);
+      // The child program, then the child itself. The executor gets its own copies of the
+      // console socket and the preserved fds, so this process's copies are closed at once.
+      extraFds = await ExtraFds.open(container.spec.process, options);
+      const plan = this.buildPlan(container, options, extraFds);
       const steps = plan.steps();
       logPlan(container, plan, steps);
-      link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit');
+      link = new ExecutorLink(encodePlan(plan), options.stdio ?? 'inherit', extraFds.stdio);
+      extraFds.close();
       await this.receivePid(container, link, steps);
 
       // Parent-side work while the child waits before its first step.
@@ -186,6 +197,7 @@ export class Runtime {
       return new ContainerHandle(this.hooks, container, link, steps);
     } catch (error) {
       link?.close();
+      extraFds?.close();
       await abort(this.hooks, container, error);
       throw error;
     }
@@ -305,17 +317,18 @@ export class Runtime {
     checkContainerId(id);
     const log = this.log.child({ container: id });
     const container = new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
+    container.noPivotRoot = options.noPivotRoot ?? false;
     container.auditTrail = new AuditTrail(this.auditListeners);
     return container;
   }
 
-  private buildPlan(container: Container, options: CreateOptions): Plan {
+  private buildPlan(container: Container, options: CreateOptions, extraFds?: ExtraFds): Plan {
     const plan = new Plan();
     // The FIFO is opened first, while its path in the state directory still resolves: after
     // pivot_root it is outside the container's root.
     if (options.detach === true) plan.add('core', 'filesystem', { op: 'open-path', path: join(container.stateDir, EXEC_FIFO), slot: 'exec-fifo' });
     this.hooks.plan.call(plan, container);
-    addProcessSteps(plan, container.spec, { dieWithParent: options.dieWithParent ?? false, execFifo: options.detach === true ? 'exec-fifo' : undefined });
+    addProcessSteps(plan, container.spec, { dieWithParent: options.dieWithParent ?? false, execFifo: options.detach === true ? 'exec-fifo' : undefined, ...(extraFds === undefined ? {} : { extraFds }) });
     return plan;
   }
 

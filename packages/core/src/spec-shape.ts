@@ -31,6 +31,7 @@ const SPEC_SHAPE = object(
     process: object(
       {
         terminal: boolean,
+        consoleSize: object({ height: integer, width: integer }, ['height', 'width']),
         user: object({ uid: integer, gid: integer, umask: integer, additionalGids: array(integer) }, ['uid', 'gid']),
         args: array(string),
         env: array(string),

@@ -23,6 +23,8 @@ export interface Root {
 
 export interface Process {
   terminal?: boolean;
+  /** Size of the pty in characters, when `terminal` is true. */
+  consoleSize?: { height: number; width: number };
   user?: User;
   args: string[];
   env?: string[];

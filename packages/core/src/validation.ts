@@ -48,7 +48,6 @@ const ENFORCED_FIELDS = [
   'hostname',
   'domainname',
   'hooks',
-  'process.terminal',
   'process.rlimits',
   'process.noNewPrivileges',
   'process.oomScoreAdj',
@@ -104,6 +103,10 @@ function validateProcess(validation: ValidationContext): void {
     if (!/^[^=]+=/.test(entry)) validation.problem(`process.env[${i}]`, 'must have the form KEY=VALUE');
   });
   validateUser(validation);
+  for (const field of ['height', 'width'] as const) {
+    const value = process.consoleSize?.[field];
+    if (value !== undefined && !(value >= 0 && value <= 0xffff)) validation.problem(`process.consoleSize.${field}`, 'must be an integer from 0 to 65535');
+  }
 }
 
 function validateUser(validation: ValidationContext): void {

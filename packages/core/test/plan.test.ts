@@ -1,5 +1,5 @@
 import test from 'ava';
-import { encodePlan, Plan, PHASES } from '../src/index.js';
+import { encodePlan, Plan, PHASES, type Step } from '../src/index.js';
 
 test('steps follow phase order with barriers in place', (t) => {
   const plan = new Plan();
@@ -67,6 +67,25 @@ test('step encoding carries op, tolerated errnos and typed args', (t) => {
   t.is(bytes.readUInt32LE(symlink + 12), 3);
   t.is(String.fromCharCode(bytes[symlink + 16]!), 's');
 });
+
+test('terminal, preserve-fds and move-root steps encode as ops 25, 26 and 27', (t) => {
+  const ops = (step: Step) => {
+    const plan = new Plan();
+    plan.add('p', 'filesystem', { op: 'open-root', path: '/r', slot: 'rootfs' });
+    plan.add('p', 'host', step);
+    const bytes = encodePlan(plan);
+    // The step is the last one before the start barrier: op, tolerated count, arg count.
+    const start = bytes.length - STEP_BARRIER_BYTES - stepBytes(step);
+    return [bytes.readUInt32LE(start), bytes.readUInt32LE(start + 8)];
+  };
+  t.deepEqual(ops({ op: 'terminal', socket: 4, rows: 24, cols: 80, console: true, uid: 0, gid: 5 }), [25, 6]);
+  t.deepEqual(ops({ op: 'preserve-fds', first: 5, count: 2 }), [26, 2]);
+  t.deepEqual(ops({ op: 'move-root', slot: 'rootfs' }), [27, 1]);
+});
+
+/** A barrier step: op, tolerated count, arg count, then one integer arg (kind byte and i64). */
+const STEP_BARRIER_BYTES = 4 + 4 + 4 + 9;
+const stepBytes = (step: Step) => 12 + 9 * (step.op === 'terminal' ? 6 : step.op === 'preserve-fds' ? 2 : 1);
 
 test('root slot used before open-root is a plugin bug', (t) => {
   const plan = new Plan();

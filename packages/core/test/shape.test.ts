@@ -51,7 +51,6 @@ test('unknown properties are ignored', (t) => {
 const unhandled: [string, Partial<ContainerSpec>][] = [
   ['process.rlimits', { process: { ...base.process, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 1 }] } }],
   ['process.noNewPrivileges', { process: { ...base.process, noNewPrivileges: true } }],
-  ['process.terminal', { process: { ...base.process, terminal: true } }],
   ['root', { root: { path: '/' } }],
   ['linux.maskedPaths', { linux: { maskedPaths: ['/proc/kcore'] } }],
   ['hooks', { hooks: { poststart: [{ path: '/bin/true' }] } }],
@@ -62,6 +61,19 @@ for (const [field, extra] of unhandled) {
     t.throws(() => new Runtime().validate({ ...base, ...extra } as ContainerSpec), { message: `${field}: is not supported by this runtime: no plugin handles it` });
   });
 }
+
+test('process.terminal is handled by the core', (t) => {
+  t.notThrows(() => new Runtime().validate({ ...base, process: { ...base.process, terminal: true, consoleSize: { height: 24, width: 80 } } } as ContainerSpec));
+});
+
+test('a console size outside 0..65535 names the field', (t) => {
+  const spec = { ...base, process: { ...base.process, terminal: true, consoleSize: { height: 70000, width: -1 } } } as ContainerSpec;
+  const error = t.throws(() => new Runtime().validate(spec)) as SpecError;
+  t.deepEqual(
+    error.problems.map((p) => p.path),
+    ['process.consoleSize.height', 'process.consoleSize.width'],
+  );
+});
 
 test('empty or false fields need no plugin', (t) => {
   t.notThrows(() => new Runtime().validate({ ...base, process: { ...base.process, terminal: false, noNewPrivileges: false, rlimits: [] }, linux: { maskedPaths: [] } } as ContainerSpec));

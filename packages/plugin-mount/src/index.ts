@@ -154,7 +154,8 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
   planMaskedPaths(plan, PLUGIN_NAME, spec.linux?.maskedPaths ?? []);
   planReadonlyPaths(plan, PLUGIN_NAME, spec.linux?.readonlyPaths ?? [], (target, flags) => bindFlagsStep(userns, target, flags, false));
 
-  plan.add(PLUGIN_NAME, 'pivot', { op: 'pivot-root', slot: 'rootfs' });
+  // pivot_root fails on roots such as the initramfs; there the caller asks for a move and chroot.
+  plan.add(PLUGIN_NAME, 'pivot', container.noPivotRoot ? { op: 'move-root', slot: 'rootfs' } : { op: 'pivot-root', slot: 'rootfs' });
   planRootAfterPivot(plan, spec, options.policy?.readonlyRoot === true, userns);
 }
 

@@ -38,6 +38,15 @@ test('symlinked root path is resolved on the host before binding', (t) => {
   t.like(steps[2], { source: rootfs });
 });
 
+test('noPivotRoot moves the root onto / and chroots instead of pivot_root', (t) => {
+  const steps = mine(runtime().describe(spec(), { noPivotRoot: true }).steps());
+  t.deepEqual(
+    steps.map((s) => s.op),
+    ['mount', 'open-path', 'mount', 'open-root', 'move-root'],
+  );
+  t.like(steps[4], { op: 'move-root', slot: 'rootfs' });
+});
+
 test('read-only root is remounted after pivot_root', (t) => {
   const steps = mine(runtime().describe(spec({ root: { path: rootfs, readonly: true } })).steps());
   t.like(steps.at(-1), { op: 'mount', target: { path: '/' }, flags: ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'] });

@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { exitCodeOf, type Capabilities, type Process } from '@bulkhead/core';
+import { resolve } from 'node:path';
+import { exitCodeOf, type Capabilities, type ExecOptions, type Process } from '@bulkhead/core';
 import { createRuntime } from '../compose.js';
 import { mergeEnv } from '../default-spec.js';
 import { splitFlag } from '../flags.js';
 import type { GlobalFlags } from '../main.js';
 import { usageError } from '../usage.js';
+import { preservedFds, writePidFile } from './lifecycle.js';
 import { SignalForwarder } from './run.js';
 
 interface ExecFlags {
   process?: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  preserveFds?: string;
   env: string[];
   cwd?: string;
   user?: string;
@@ -28,13 +33,20 @@ interface ExecFlags {
  */
 export async function execCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   const flags = parseExecFlags(argv);
-  if (flags.tty) throw usageError('flag --tty is not supported by this runtime yet');
   const runtime = createRuntime(globals.runtime);
   const id = flags.id!;
   const process = execProcess(flags, runtime.config(id).process);
+  const options: ExecOptions = { detach: flags.detach, preserveFds: preservedFds(flags.preserveFds) };
+  if (flags.consoleSocket !== undefined) options.consoleSocket = resolve(flags.consoleSocket);
   const forwarder = new SignalForwarder();
   try {
-    const status = await runtime.exec(id, process, { onStart: (pidfd) => forwarder.attachPidfd(pidfd), detach: flags.detach });
+    const status = await runtime.exec(id, process, {
+      ...options,
+      onStart: (pidfd, pid) => {
+        if (flags.pidFile !== undefined) writePidFile(flags.pidFile, pid);
+        forwarder.attachPidfd(pidfd);
+      },
+    });
     return status === undefined ? 0 : exitCodeOf(status);
   } finally {
     forwarder.detach();
@@ -48,9 +60,14 @@ function execProcess(flags: ExecFlags, init: Process | undefined): Process {
 }
 
 function baseProcess(flags: ExecFlags, init: Process | undefined): Process {
-  if (flags.process !== undefined) return JSON.parse(readFileSync(flags.process, 'utf8')) as Process;
+  if (flags.process !== undefined) {
+    const process = JSON.parse(readFileSync(flags.process, 'utf8')) as Process;
+    // runc's --tty overrides the file's terminal field, as it does here.
+    if (flags.tty) process.terminal = true;
+    return process;
+  }
   if (flags.args.length === 0) throw usageError('exec: missing the command; usage: bulkhead exec [flags] ID CMD [ARG...]');
-  const process: Process = { args: flags.args, cwd: flags.cwd ?? init?.cwd ?? '/', env: mergeEnv(init?.env ?? [], flags.env) };
+  const process: Process = { args: flags.args, cwd: flags.cwd ?? init?.cwd ?? '/', env: mergeEnv(init?.env ?? [], flags.env), terminal: flags.tty };
   const user = flags.user === undefined ? init?.user : parseUser(flags.user);
   if (user !== undefined) process.user = user;
   return process;
@@ -77,7 +94,7 @@ function parseUser(value: string): { uid: number; gid: number } {
   return { uid: Number(match[1]), gid: Number(match[2] ?? 0) };
 }
 
-const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u', 'cap', 'c']);
+const VALUE_FLAGS = new Set(['process', 'p', 'env', 'e', 'cwd', 'user', 'u', 'cap', 'c', 'console-socket', 'pid-file', 'preserve-fds']);
 
 /** Parses exec's flags up to the container id; everything after the id is the command. */
 function parseExecFlags(argv: readonly string[]): ExecFlags {
@@ -105,6 +122,9 @@ function setValue(flags: ExecFlags, name: string, value: string | undefined): vo
   if (name === 'process' || name === 'p') flags.process = value;
   else if (name === 'env' || name === 'e') flags.env.push(value);
   else if (name === 'cwd') flags.cwd = value;
+  else if (name === 'console-socket') flags.consoleSocket = value;
+  else if (name === 'pid-file') flags.pidFile = value;
+  else if (name === 'preserve-fds') flags.preserveFds = value;
   else if (name === 'cap' || name === 'c') flags.caps.push(value);
   else flags.user = value;
 }

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { renameSync, writeFileSync } from 'node:fs';
-import { BulkheadError, ErrorCode, readConfig, SpecError, type ContainerSpec, type Runtime } from '@bulkhead/core';
+import { fstatSync, renameSync, writeFileSync } from 'node:fs';
+import { BulkheadError, ErrorCode, readConfig, SpecError, type ContainerSpec, type CreateOptions, type Runtime } from '@bulkhead/core';
 import { parseCommand } from '../args.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
@@ -12,13 +12,12 @@ const boolean = { type: 'boolean' } as const;
 
 /** `bulkhead create`: creates a container from an OCI bundle and exits; it waits until `start`. */
 export async function createCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
-  const { values, positionals } = parseCommand('create', argv, { bundle: { ...string, short: 'b' }, 'pid-file': string, 'console-socket': string, 'no-pivot': boolean, 'no-new-keyring': boolean, 'preserve-fds': string }, { min: 1, max: 1, names: 'ID' });
-  rejectUnsupported(values);
+  const { values, positionals } = parseCommand('create', argv, { bundle: { ...string, short: 'b' }, 'pid-file': string, ...CREATE_FLAGS, 'no-new-keyring': boolean }, { min: 1, max: 1, names: 'ID' });
   const runtime = createRuntime(globals.runtime);
   const bundle = resolve(values.bundle ?? '.');
   const spec = readBundle(bundle, globals);
   const id = positionals[0]!;
-  const handle = await runtime.create(spec, { id, bundle, detach: true });
+  const handle = await runtime.create(spec, { id, bundle, detach: true, ...createOptions(values) });
   if (values['pid-file'] !== undefined) await writePidFileOrDelete(runtime, id, values['pid-file'], handle.pid);
   return 0;
 }
@@ -40,11 +39,32 @@ export async function writePidFileOrDelete(runtime: Runtime, id: string, path: s
   }
 }
 
-/** Flags that runc accepts and this runtime does not implement yet: refused, not ignored. */
-function rejectUnsupported(values: Record<string, unknown>): void {
-  for (const flag of ['console-socket', 'no-pivot', 'preserve-fds']) {
-    if (values[flag] !== undefined && values[flag] !== false) throw usageError(`flag --${flag} is not supported by this runtime yet`);
+/** Flags that `create` and runc's form of `run` share. */
+export const CREATE_FLAGS = { 'console-socket': string, 'no-pivot': boolean, 'preserve-fds': string } as const;
+
+/** The create options that CREATE_FLAGS ask for. */
+export function createOptions(values: { 'console-socket'?: string; 'no-pivot'?: boolean; 'preserve-fds'?: string }): CreateOptions {
+  const options: CreateOptions = { noPivotRoot: values['no-pivot'] ?? false, preserveFds: preservedFds(values['preserve-fds']) };
+  if (values['console-socket'] !== undefined) options.consoleSocket = resolve(values['console-socket']);
+  return options;
+}
+
+/**
+ * The fds that --preserve-fds N passes on: 3 to 3+N-1 of this process, which the caller opened
+ * before starting bulkhead. Each must be open.
+ */
+export function preservedFds(value: string | undefined): number[] {
+  if (value === undefined) return [];
+  if (!/^\d+$/.test(value)) throw usageError(`--preserve-fds: expected a number of fds, got ${JSON.stringify(value)}`);
+  const fds = Array.from({ length: Number(value) }, (_, i) => 3 + i);
+  for (const fd of fds) {
+    try {
+      fstatSync(fd);
+    } catch {
+      throw usageError(`--preserve-fds ${value}: fd ${fd} is not open`);
+    }
   }
+  return fds;
 }
 
 /** Writes the pid file the way engines read it: the number without a newline, replaced atomically. */

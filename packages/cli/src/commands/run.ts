@@ -4,8 +4,7 @@ import { resolve } from 'node:path';
 import { exitCodeOf, libc, type ContainerHandle, type ContainerSpec, type CreateOptions, type Runtime } from '@bulkhead/core';
 import { applyLevel } from '@bulkhead/policy';
 import { parseCommand } from '../args.js';
-import { usageError } from '../usage.js';
-import { readBundle, writePidFileOrDelete } from './lifecycle.js';
+import { CREATE_FLAGS, createOptions, readBundle, writePidFileOrDelete } from './lifecycle.js';
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
@@ -21,7 +20,7 @@ import { ADJUST_ANNOTATION, adjustOptionsOf, parseAdjust, startAdjust } from '..
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Flags that only runc's form of `run` takes: any of them selects it. */
-const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket)(=|$)/;
+const OCI_RUN_FLAGS = /^(-b|--bundle|-d|--detach|--pid-file|--console-socket|--no-pivot|--preserve-fds)(=|$)/;
 
 /**
  * `bulkhead run`: runs a command in a new container and returns its exit code (128+N for signal
@@ -63,6 +62,8 @@ export function specFromFlags(flags: ContainerFlags) {
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   });
+  // The caller's own terminal is passed through as stdio: there is no console socket here.
+  if (flags.tty) spec.process!.terminal = true;
   applyResourceFlags(spec, flags);
   applyNetworkFlags(spec, flags);
   if (flags.cgroupns) spec.linux!.namespaces!.push({ type: 'cgroup' });
@@ -124,17 +125,17 @@ function isOciRun(argv: readonly string[]): boolean {
 
 /** runc's `run`: create and start a bundle's container; wait for it unless --detach. */
 async function ociRunCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
-  const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, 'console-socket': { type: 'string' } }, { min: 1, max: 1, names: 'ID' });
-  if (values['console-socket'] !== undefined) throw usageError('flag --console-socket is not supported by this runtime yet');
+  const { values, positionals } = parseCommand('run', argv, { bundle: { type: 'string', short: 'b' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' }, ...CREATE_FLAGS, 'no-new-keyring': { type: 'boolean' } }, { min: 1, max: 1, names: 'ID' });
   const bundle = resolve(values.bundle ?? '.');
   const spec = readBundle(bundle, globals);
   const runtime = createRuntime(globals.runtime);
   const id = positionals[0]!;
+  const options = createOptions(values);
   if (values.detach === true) {
-    const handle = await runtime.create(spec, { id, bundle, detach: true });
+    const handle = await runtime.create(spec, { id, bundle, detach: true, ...options });
     if (values['pid-file'] !== undefined) await writePidFileOrDelete(runtime, id, values['pid-file'], handle.pid);
     await runtime.start(id);
     return 0;
   }
-  return runAndWait(runtime, spec, { id, bundle });
+  return runAndWait(runtime, spec, { id, bundle, ...options });
 }

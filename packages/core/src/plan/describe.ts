@@ -77,6 +77,14 @@ export function describeStep(step: Step): string {
       return `attach ${step.slot} on ${where(step.target)}`;
     case 'link-up':
       return `set interface ${step.name} up${step.address === undefined ? '' : ` with ${step.address.ip}/${step.address.prefix}`}${step.gateway === undefined ? '' : `, default route via ${step.gateway}`}`;
+    case 'terminal': {
+      const size = step.rows > 0 && step.cols > 0 ? ` of ${step.rows}x${step.cols}` : '';
+      return `open a pty${size} in /dev/ptmx, send its master over fd ${step.socket}, make the slave the controlling terminal${step.console ? ' and /dev/console' : ''}`;
+    }
+    case 'preserve-fds':
+      return `pass fds ${step.first}..${step.first + step.count - 1} on as fds 3..${2 + step.count}`;
+    case 'move-root':
+      return `move ${step.slot} onto / and chroot into it (no pivot_root)`;
   }
 }
 
@@ -103,6 +111,9 @@ export function stepHint(step: Step, errnoName: string): string | undefined {
   if (step.op === 'idmap-tree' && ['EINVAL', 'ENOSYS', 'EPERM'].includes(errnoName)) {
     return 'idmapped mounts need Linux 5.12 or later (mount_setattr with MOUNT_ATTR_IDMAP), a filesystem that supports them, and root';
   }
+  if (step.op === 'terminal' && errnoName === 'ENOENT') return 'the container has no /dev/ptmx: mount a devpts at /dev/pts with newinstance,ptmxmode=0666';
+  if (step.op === 'terminal' && errnoName === 'EPIPE') return 'the console socket was closed before it received the pty';
+  if (step.op === 'move-root' && errnoName === 'EINVAL') return 'the root is not a mount point, or its parent mount is shared';
   if (step.op === 'open-root' && errnoName === 'ENOENT') return 'the root filesystem directory does not exist';
   if (step.op === 'open-root' && errnoName === 'ENOTDIR') return 'the root filesystem path is not a directory';
   return undefined;

@@ -31,6 +31,9 @@ const OPS: Record<Step['op'], number> = {
   unshare: 22,
   capset: 23,
   seccomp: 24,
+  terminal: 25,
+  'preserve-fds': 26,
+  'move-root': 27,
   'idmap-tree': 28,
   'move-mount': 29,
   'mount-slot': 32,
@@ -169,6 +172,12 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(slots.lookup(step.slot)), str(step.target.path), root(step.target)];
     case 'link-up':
       return [str(step.name), int(step.address === undefined ? 0 : ipv4(step.address.ip)), int(step.address?.prefix ?? 0), int(step.gateway === undefined ? 0 : ipv4(step.gateway))];
+    case 'terminal':
+      return [int(step.socket), int(step.rows), int(step.cols), int(step.console ? 1 : 0), int(step.uid), int(step.gid)];
+    case 'preserve-fds':
+      return [int(step.first), int(step.count)];
+    case 'move-root':
+      return [int(slots.lookup(step.slot))];
   }
 }
 

@@ -133,7 +133,24 @@ export type Step =
    * Brings an interface of the child's network namespace up: its loopback device, or a veth end
    * that the parent moved in, which also gets an IPv4 address and a default route.
    */
-  | { op: 'link-up'; name: string; address?: { ip: string; prefix: number }; gateway?: string };
+  | { op: 'link-up'; name: string; address?: { ip: string; prefix: number }; gateway?: string }
+  /**
+   * A pty opened in the container's /dev/ptmx. Its master goes to the console socket, an extra
+   * fd of the executor (FIRST_EXTRA_FD and up). The slave becomes the controlling terminal and
+   * fds 0 to 2, owned by uid and gid (-1: unchanged), and with `console` is also bound onto
+   * /dev/console. rows and cols of 0 leave the kernel's default size.
+   */
+  | { op: 'terminal'; socket: number; rows: number; cols: number; console: boolean; uid: number; gid: number }
+  /** The executor's fds first .. first+count-1 become the process's fds 3 .. 3+count-1. */
+  | { op: 'preserve-fds'; first: number; count: number }
+  /** MS_MOVE the root in the slot onto "/" and chroot into it: for roots where pivot_root fails. */
+  | { op: 'move-root'; slot: string };
+
+/**
+ * fds the executor receives beyond stdio and the sync socket start at this number, in the order
+ * the runtime passes them (ExecutorLink's `extraFds`).
+ */
+export const FIRST_EXTRA_FD = 4;
 
 export type StepOp = Step['op'];
 
