@@ -23,9 +23,22 @@ export function parseHooks(source) {
         .map(([key, ...value]) => [key, value.join(' | ')]),
     );
     const argNames = names.split(',').map((n) => n.trim().replace(/'/g, ''));
-    const argTypes = types.split(',').map((t) => t.trim());
+    const argTypes = splitTopLevel(types);
     return { name, kind, args: argNames.map((arg, i) => `${arg}: ${argTypes[i]}`), rows };
   });
+}
+
+/** Splits a type list at the commas outside angle brackets: `A, Record<string, unknown>` is two types. */
+function splitTopLevel(types) {
+  const parts = [''];
+  let depth = 0;
+  for (const char of types) {
+    if (char === '<') depth++;
+    if (char === '>') depth--;
+    if (char === ',' && depth === 0) parts.push('');
+    else parts[parts.length - 1] += char;
+  }
+  return parts.map((part) => part.trim());
 }
 
 /** Renders the reference page from the parsed hooks. */

@@ -316,7 +316,9 @@ export class Runtime {
     const id = options.id ?? generateId();
     checkContainerId(id);
     const log = this.log.child({ container: id });
-    const container = new Container(id, spec, options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
+    // The container gets its own copy: plan taps may adjust it (see docs/plugins.md), and the
+    // caller's object must not change under it.
+    const container = new Container(id, structuredClone(spec), options.bundle ?? process.cwd(), join(this.stateRoot, id), this.syscalls, log);
     container.noPivotRoot = options.noPivotRoot ?? false;
     container.auditTrail = new AuditTrail(this.auditListeners);
     return container;

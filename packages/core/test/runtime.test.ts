@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BulkheadError, ErrorCode, HookError, OCI_VERSION, Runtime, SpecError, UndoStack, type ContainerSpec, type Plugin } from '../src/index.js';
+import { BulkheadError, ErrorCode, HookError, OCI_VERSION, Runtime, SpecError, UndoStack, type ContainerSpec, type Plugin, type PluginApi } from '../src/index.js';
 import { RecordingSyscalls } from '../src/testing/index.js';
 
 function plugin(name: string, overrides: Partial<Plugin> = {}): Plugin {
@@ -144,3 +144,14 @@ for (const [range, accepted] of ranges) {
     else t.throws(use, { message: /supports core/ });
   });
 }
+
+test('plan taps adjust a copy of the spec, not the caller object', (t) => {
+  const adjusting = { name: 'env-adder', core: '^0.1.0', apply({ hooks }: PluginApi) {
+    hooks.plan.tap((_plan, container) => container.spec.process!.env!.push('ADDED=1'));
+  } };
+  const spec: ContainerSpec = { ociVersion: OCI_VERSION, process: { args: ['true'], cwd: '/', env: ['PATH=/bin'] } };
+  const steps = new Runtime().use(adjusting).describe(spec).steps();
+  const exec = steps.find((s) => s.step.op === 'exec')!.step as { envp: string[] };
+  t.deepEqual(exec.envp, ['PATH=/bin', 'ADDED=1']);
+  t.deepEqual(spec.process!.env, ['PATH=/bin']);
+});

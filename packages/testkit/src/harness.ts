@@ -32,6 +32,7 @@ export interface ContainerOptions {
  * afterwards, also when the run fails. Needs root, as containers do.
  */
 export async function runContainer(args: string[], options: ContainerOptions = {}): Promise<ContainerResult> {
+  requireRoot();
   const workDir = mkdtempSync(join(tmpdir(), 'bulkhead-testkit-'));
   try {
     const rootfs = await rootfsFor(options.rootfs ?? 'busybox', workDir);
@@ -44,6 +45,11 @@ export async function runContainer(args: string[], options: ContainerOptions = {
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** Throws the error runContainer gives without root: creating namespaces, mounts and cgroups needs it. */
+export function requireRoot(uid = process.getuid?.()): void {
+  if (uid !== 0) throw new Error('runContainer needs root: creating namespaces, mounts and cgroups does; skip container tests otherwise');
 }
 
 /** Returns the entries left in a state root; a run that cleaned up after itself leaves none. */

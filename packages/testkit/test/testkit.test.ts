@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { ensureFixtures } from '@bulkhead/testkit/fixtures';
 import type { Plugin } from '@bulkhead/core';
-import { baseSpec, planOf, runContainer } from '../src/index.js';
+import { baseSpec, planOf, requireRoot, runContainer } from '../src/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
@@ -48,4 +48,9 @@ rootTest('runContainer writes to a copy of the fixture', async (t) => {
   t.is(result.code, 0, result.stderr);
   const { busybox } = await ensureFixtures();
   t.false(existsSync(join(busybox, marker)));
+});
+
+test('runContainer without root says it needs root', (t) => {
+  t.throws(() => requireRoot(65534), { message: /^runContainer needs root/ });
+  t.notThrows(() => requireRoot(0));
 });
