@@ -122,6 +122,11 @@ rootTest('delete --force cleans up after a create that was killed', async (t) =>
   const { spawn } = await import('node:child_process');
   const { BULKHEAD } = await import('./helpers.js');
   const create = spawn(process.execPath, [BULKHEAD, '--root', root, 'create', '--bundle', dir, ID_KILLED], { stdio: 'ignore' });
+  // Whatever fails below, nothing of this container may outlive the test.
+  t.teardown(async () => {
+    create.kill('SIGKILL');
+    await bulkhead(['--root', root, 'delete', '--force', ID_KILLED]);
+  });
   await waitFor(async () => existsSync(join(root, ID_KILLED)));
   create.kill('SIGKILL');
   await new Promise((resolve) => create.on('close', resolve));
