@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,18 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
   // Resolved at run time from dist/test, because scripts/ is outside this package's sources.
   const module = (await import(new URL('../../../../scripts/fixtures.mjs', import.meta.url).href)) as { ensureFixtures(): Promise<{ busybox: string; debian: string }> };
   return module.ensureFixtures();
+}
+
+/** Creates an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
+export async function busyboxBundle(change: (config: Record<string, any>) => void): Promise<string> {
+  const { busybox } = await fixtures();
+  const dir = temporaryDir('bulkhead-bundle-');
+  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  await bulkhead(['spec', '--bundle', dir]);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  change(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
 }
 
 /** A temporary directory, removed when the test process exits. */

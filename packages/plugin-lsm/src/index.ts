@@ -14,7 +14,7 @@ const SELINUX_EXEC_ATTR = '/proc/self/attr/exec';
 export const LABELED_FILESYSTEMS: readonly string[] = ['tmpfs', 'mqueue', 'devpts'];
 
 export interface LsmPluginOptions {
-  /** Where securityfs is mounted; tests point it at a directory laid out the same way. */
+  /** The securityfs mount point. Tests pass a directory laid out the same way. */
   securityfs?: string;
   /** The host's procfs, which tells which AppArmor exec file the kernel has. */
   proc?: string;
@@ -102,8 +102,8 @@ function labelMounts(plan: Plan, container: Container): void {
     planned.step = withContext(step, label);
     labeled += 1;
   }
-  const wanted = (container.spec.mounts ?? []).some((mount) => mount.type !== undefined && LABELED_FILESYSTEMS.includes(mount.type));
-  if (wanted && labeled === 0) {
+  const requested = (container.spec.mounts ?? []).some((mount) => mount.type !== undefined && LABELED_FILESYSTEMS.includes(mount.type));
+  if (requested && labeled === 0) {
     throw new SpecError([{ path: 'linux.mountLabel', message: `the plan has no tmpfs, mqueue or devpts mount to label: use ${PLUGIN_NAME} after the plugin that mounts them` }]);
   }
 }

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Where the kernel's securityfs is mounted; it lists the active LSMs and AppArmor's loaded profiles. */
+/** The securityfs mount point, which lists the active LSMs and AppArmor's loaded profiles. */
 export const SECURITYFS = '/sys/kernel/security';
 
 /** The Linux security modules this plugin applies labels for. */
 export type LsmName = 'apparmor' | 'selinux';
 
-/** What the running kernel offers: its active LSMs, or why they could not be read. */
+/** The running kernel's active LSMs, or the reason they could not be read. */
 export interface LsmStatus {
   active: string[];
   /** Set when securityfs's lsm file could not be read, so `active` is empty for that reason. */
@@ -23,7 +23,9 @@ export function readLsmStatus(securityfs: string = SECURITYFS): LsmStatus {
   try {
     return { active: readFileSync(file, 'utf8').trim().split(',').filter(Boolean) };
   } catch (error) {
-    return { active: [], unreadable: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    if (code === 'ENOENT') return { active: [], unreadable: `${file} does not exist: securityfs is not mounted at ${securityfs}, or the kernel is older than 4.15` };
+    return { active: [], unreadable: `cannot read ${file}: ${code}` };
   }
 }
 

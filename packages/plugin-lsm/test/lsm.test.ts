@@ -6,7 +6,7 @@ import { OCI_VERSION, Runtime, type ContainerSpec, type Plugin, type Process } f
 import { namespacesPlugin } from '@bulkhead/core/testing';
 import { lsmPlugin, PLUGIN_NAME, readAppArmorProfiles, readLsmStatus } from '../src/index.js';
 
-/** A directory laid out as securityfs and /proc are, with the LSMs and AppArmor profiles a test asks for. */
+/** A directory laid out as securityfs and /proc are, with the LSMs and AppArmor profiles a test requests. */
 function fakeKernel(t: { teardown(fn: () => void): void }, options: { lsms?: string[]; profiles?: string[]; apparmorAttrDir?: boolean } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'bulkhead-lsm-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -91,7 +91,7 @@ test('apparmor without the LSM is rejected', (t) => {
 test('missing lsm file is reported as the reason', (t) => {
   const kernel = fakeKernel(t, {});
   const error = t.throws(() => runtime(kernel).validate(spec({ apparmorProfile: 'bulkhead-test' })));
-  t.regex(error.message, /^process\.apparmorProfile: needs the apparmor LSM, which the running kernel does not have \(cannot read .*\/security\/lsm: ENOENT\)$/);
+  t.regex(error.message, /^process\.apparmorProfile: needs the apparmor LSM, which the running kernel does not have \(.*\/security\/lsm does not exist: securityfs is not mounted at .*\/security, or the kernel is older than 4\.15\)$/);
 });
 
 test('unreadable profiles file is reported', (t) => {
@@ -197,4 +197,10 @@ test('real kernel decides apparmor support', (t) => {
   } else {
     t.throws(() => real.validate(spec({ apparmorProfile: 'unconfined' })), { message: /^process\.apparmorProfile: needs the apparmor LSM, which the running kernel does not have \(/ });
   }
+});
+
+test('labels of the wrong type are rejected', (t) => {
+  const kernel = fakeKernel(t, { lsms: ['apparmor', 'selinux'] });
+  const bad = { ...spec({}), process: { args: ['true'], cwd: '/', apparmorProfile: 5 }, linux: { mountLabel: ['a:b:c'] } } as unknown as ContainerSpec;
+  t.throws(() => runtime(kernel).validate(bad), { message: 'process.apparmorProfile: must be a string; linux.mountLabel: must be a string' });
 });
