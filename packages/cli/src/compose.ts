@@ -4,6 +4,7 @@ import { capabilitiesPlugin } from '@bulkhead/plugin-capabilities';
 import { cgroupPlugin } from '@bulkhead/plugin-cgroup';
 import { hooksPlugin } from '@bulkhead/plugin-hooks';
 import { ipcPlugin } from '@bulkhead/plugin-ipc';
+import { lsmPlugin } from '@bulkhead/plugin-lsm';
 import { mountPlugin, type MountPluginOptions } from '@bulkhead/plugin-mount';
 import { netPlugin } from '@bulkhead/plugin-net';
 import { pidPlugin } from '@bulkhead/plugin-pid';
@@ -36,7 +37,9 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
   // on the child. The time plugin comes before the mount plugin: with a user namespace, its steps
   // write /proc/self/timens_offsets while the host's /proc is still mounted. The capabilities
   // plugin comes before the pid plugin: both add steps to the privileges phase, and the optional
-  // init must fork after the container's privileges are set.
+  // init must fork after the container's privileges are set. The LSM plugin comes after the mount
+  // plugin, whose tmpfs, mqueue and devpts mounts it labels, and after the pid plugin, so that the
+  // exec label is written by the process that execs rather than by the optional init.
   return runtime
     .use(userPlugin())
     .use(timePlugin())
@@ -49,6 +52,7 @@ export function createRuntime(options: ComposeOptions = {}): Runtime {
     .use(cgroupPlugin())
     .use(rlimitPlugin())
     .use(sysctlPlugin())
+    .use(lsmPlugin())
     .use(seccompPlugin({ cacheDir: seccompCacheDir(runtime.stateRoot) }))
     .use(hooksPlugin());
 }

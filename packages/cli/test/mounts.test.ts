@@ -296,6 +296,8 @@ async function runLockedPlan(plan: Plan, tmpfsOptions: string, mountPoint: strin
   const sync = child.stdio[3] as Duplex;
   let stdout = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
+  // The container process holds the pipe too and may outlive the executor: read to the end.
+  const ended = new Promise((resolve) => child.stdout!.on('end', resolve));
   const failed: number[] = [];
   let pending = Buffer.alloc(0);
   sync.on('data', (chunk: Buffer) => {
@@ -318,7 +320,7 @@ async function runLockedPlan(plan: Plan, tmpfsOptions: string, mountPoint: strin
   // end of the socket closes when it execs or exits.
   await new Promise((resolve) => sync.on('close', resolve));
   const code = await new Promise<number | null>((resolve) => (child.exitCode === null ? child.on('exit', resolve) : resolve(child.exitCode)));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await ended;
   return { code, stdout, failed };
 }
 

@@ -33,6 +33,10 @@ export interface Process {
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
   capabilities?: Capabilities;
+  /** The AppArmor profile the process runs under from its execve on, such as "bulkhead-default". */
+  apparmorProfile?: string;
+  /** The SELinux process label the process gets at its execve, such as "system_u:system_r:container_t:s0". */
+  selinuxLabel?: string;
 }
 
 /** The five capability sets of the container process, each a list of names such as "CAP_CHOWN". */
@@ -129,6 +133,8 @@ export interface Linux {
   sysctl?: Record<string, string>;
   cgroupsPath?: string;
   resources?: Record<string, unknown>;
+  /** The SELinux label of the filesystems the runtime mounts for the container (its tmpfs, mqueue and devpts mounts). */
+  mountLabel?: string;
 }
 
 /** OCI state status values, with 'paused' for a frozen running container, as runc reports it. */

@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CORE_VERSION, libc, OCI_VERSION, probeKernel } from '@bulkhead/core';
 import { CAPABILITY_NAMES, kernelLastCapability } from '@bulkhead/plugin-capabilities';
+import { lsmEnabled } from '@bulkhead/plugin-lsm';
 import { parseMountOptions } from '@bulkhead/plugin-mount';
 import { parseCommand } from '../args.js';
 import { defaultSpec } from '../default-spec.js';
@@ -40,8 +41,9 @@ export async function featuresCommand(argv: readonly string[], _globals: GlobalF
       capabilities: CAPABILITY_NAMES.slice(0, kernelLastCapability() + 1),
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
       seccomp: { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // Enabled when the running kernel has the LSM active, because the LSM plugin rejects a label otherwise.
+      apparmor: { enabled: lsmEnabled('apparmor') },
+      selinux: { enabled: lsmEnabled('selinux') },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
