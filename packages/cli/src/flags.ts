@@ -42,13 +42,14 @@ const RESOURCE_FLAGS: Record<string, 'memory' | 'memorySwap' | 'cpus' | 'cpuShar
 };
 
 /** Resource flags that may be given more than once. */
-const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit' | 'adjust'> = {
+const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops' | 'ulimit' | 'adjust' | 'qosClass'> = {
   'io-read-bps': 'ioReadBps',
   'io-write-bps': 'ioWriteBps',
   'io-read-iops': 'ioReadIops',
   'io-write-iops': 'ioWriteIops',
   ulimit: 'ulimit',
   adjust: 'adjust',
+  'qos-class': 'qosClass',
 };
 
 /**
@@ -56,7 +57,7 @@ const REPEATED_FLAGS: Record<string, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' |
  * not a flag, so `bulkhead run sh -c 'echo hi'` works without `--`.
  */
 export function parseContainerFlags(argv: readonly string[]): ContainerFlags {
-  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, tty: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
+  const flags: ContainerFlags = { readOnly: false, env: [], init: false, json: false, cgroupns: false, masquerade: false, tty: false, adjust: [], allowPrivileged: false, allowNested: false, args: [], ioReadBps: [], ioWriteBps: [], ioReadIops: [], ioWriteIops: [], ulimit: [], qosClass: [], keep: false, etcHostname: false, etcHosts: false, etcResolvConf: false, addHost: [], dns: [], dnsSearch: [], dnsOption: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--' || !word.startsWith('-')) {

@@ -20,10 +20,16 @@ export interface NetworkFlags {
   ipRange?: string;
   /** VNI:REMOTE[,REMOTE...] */
   vxlan?: string;
+  /** htb|tbf[,quantum=BYTES][,overhead=BYTES] */
+  shaper?: string;
+  /** Each NAME:RATE[:CEIL][:PRIO],match=dport:PORT|sport:PORT|dscp:VALUE[,direction=egress|ingress]. */
+  qosClass: string[];
+  /** gro=on|off[,tso=on|off][,gso=on|off] */
+  offload?: string;
 }
 
 /** Flags that take one value, by flag name and NetworkFlags field. */
-export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressRate' | 'egressBurst' | 'ingressRate' | 'ingressBurst' | 'firewall' | 'gateway' | 'ipRange' | 'vxlan'> = {
+export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressRate' | 'egressBurst' | 'ingressRate' | 'ingressBurst' | 'firewall' | 'gateway' | 'ipRange' | 'vxlan' | 'shaper' | 'offload'> = {
   network: 'network',
   subnet: 'subnet',
   'egress-rate': 'egressRate',
@@ -34,6 +40,8 @@ export const NETWORK_VALUE_FLAGS: Record<string, 'network' | 'subnet' | 'egressR
   gateway: 'gateway',
   'ip-range': 'ipRange',
   vxlan: 'vxlan',
+  shaper: 'shaper',
+  offload: 'offload',
 };
 
 /**
@@ -45,7 +53,7 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
   const namespaces = spec.linux!.namespaces!;
   const entry = namespaces.find((ns) => ns.type === 'network');
   const annotations: Record<string, string> = {};
-  const bridged = [flags.subnet, flags.egressRate, flags.ingressRate, flags.egressBurst, flags.ingressBurst, flags.gateway, flags.ipRange, flags.vxlan].some((value) => value !== undefined) || flags.masquerade;
+  const bridged = [flags.subnet, flags.egressRate, flags.ingressRate, flags.egressBurst, flags.ingressBurst, flags.gateway, flags.ipRange, flags.vxlan, flags.shaper, flags.offload].some((value) => value !== undefined) || flags.masquerade || flags.qosClass.length > 0;
   if (mode === 'host' || mode.startsWith('ns:')) {
     if (bridged || flags.firewall !== undefined) throw usageError(`flag --network ${mode}: bridge settings, rates and firewalls need --network none or bridge`);
     spec.linux!.namespaces = namespaces.filter((ns) => ns.type !== 'network');
@@ -64,7 +72,7 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
   } else if (mode !== 'none') {
     throw usageError(`flag --network: expected none, host, bridge, bridge:NAME, cni:CONFIG or ns:PATH, got ${JSON.stringify(mode)}`);
   } else if (bridged) {
-    throw usageError('flags --subnet, --gateway, --ip-range, --vxlan, --masquerade and the rates need --network bridge');
+    throw usageError('flags --subnet, --gateway, --ip-range, --vxlan, --masquerade, the rates, --shaper, --qos-class and --offload need --network bridge');
   }
 
   if (flags.subnet !== undefined) annotations[ANNOTATIONS.subnet] = flags.subnet;
@@ -81,6 +89,9 @@ export function applyNetworkFlags(spec: ContainerSpec, flags: NetworkFlags): voi
     annotations[ANNOTATIONS.vxlanId] = flags.vxlan.slice(0, colon);
     annotations[ANNOTATIONS.vxlanRemotes] = flags.vxlan.slice(colon + 1);
   }
+  if (flags.shaper !== undefined) annotations[ANNOTATIONS.shaper] = JSON.stringify(parseShaperFlag(flags.shaper));
+  if (flags.qosClass.length > 0) annotations[ANNOTATIONS.qosClasses] = JSON.stringify(flags.qosClass.map(parseQosClassFlag));
+  if (flags.offload !== undefined) annotations[ANNOTATIONS.offload] = JSON.stringify(parseOffloadFlag(flags.offload));
   if (flags.firewall !== undefined) annotations[ANNOTATIONS.firewall] = readFirewallFlag(flags.firewall);
   if (Object.keys(annotations).length > 0) spec.annotations = { ...spec.annotations, ...annotations };
 }
@@ -92,4 +103,56 @@ function readFirewallFlag(value: string): string {
   } catch (error) {
     throw usageError(`flag --firewall: read ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+}
+
+/** Parses an integer of a flag, or fails naming the flag. */
+function integer(flag: string, text: string, value: string): number {
+  if (!/^\d+$/.test(text)) throw usageError(`flag --${flag}: expected an integer, got ${JSON.stringify(text)} in ${JSON.stringify(value)}`);
+  return Number(text);
+}
+
+/** Parses --shaper htb|tbf[,quantum=BYTES][,overhead=BYTES]; the plugin checks the ranges. */
+export function parseShaperFlag(value: string): Record<string, unknown> {
+  const [algorithm, ...options] = value.split(',');
+  const shaper: Record<string, unknown> = { algorithm };
+  for (const option of options) {
+    const [key, text = ''] = option.split('=');
+    if (key !== 'quantum' && key !== 'overhead') throw usageError(`flag --shaper: expected htb|tbf[,quantum=BYTES][,overhead=BYTES], got ${JSON.stringify(value)}`);
+    shaper[key] = integer('shaper', text, value);
+  }
+  return shaper;
+}
+
+/**
+ * Parses --qos-class NAME:RATE[:CEIL][:PRIO],match=dport:PORT|sport:PORT|dscp:VALUE[,direction=egress|ingress].
+ * A third field that is a digit from 0 to 7 is the priority; any other is the ceiling.
+ */
+export function parseQosClassFlag(value: string): Record<string, unknown> {
+  const expected = `flag --qos-class: expected NAME:RATE[:CEIL][:PRIO],match=dport:PORT|sport:PORT|dscp:VALUE[,direction=egress|ingress], got ${JSON.stringify(value)}`;
+  const [head = '', ...options] = value.split(',');
+  const [name, rate, ...rest] = head.split(':');
+  if (name === undefined || rate === undefined || rest.length > 2) throw usageError(expected);
+  const qosClass: Record<string, unknown> = { name, rate };
+  if (rest.length === 2 || (rest.length === 1 && !/^[0-7]$/.test(rest[0]!))) qosClass.ceil = rest[0];
+  if (rest.length === 2 || (rest.length === 1 && /^[0-7]$/.test(rest[0]!))) qosClass.prio = integer('qos-class', rest.at(-1)!, value);
+  for (const option of options) {
+    const [key, text = ''] = option.split('=');
+    const [field, number = ''] = text.split(':');
+    if (key === 'direction') qosClass.direction = text;
+    else if (key === 'match' && (field === 'dport' || field === 'sport' || field === 'dscp')) qosClass.match = { [field]: integer('qos-class', number, value) };
+    else throw usageError(expected);
+  }
+  if (qosClass.match === undefined) throw usageError(`flag --qos-class: missing match=dport:PORT|sport:PORT|dscp:VALUE in ${JSON.stringify(value)}`);
+  return qosClass;
+}
+
+/** Parses --offload gro=on|off[,tso=on|off][,gso=on|off]. */
+export function parseOffloadFlag(value: string): Record<string, boolean> {
+  const offload: Record<string, boolean> = {};
+  for (const option of value.split(',')) {
+    const [key = '', state] = option.split('=');
+    if (!['gro', 'tso', 'gso'].includes(key) || (state !== 'on' && state !== 'off')) throw usageError(`flag --offload: expected gro|tso|gso=on|off separated by commas, got ${JSON.stringify(value)}`);
+    offload[key] = state === 'on';
+  }
+  return offload;
 }

@@ -88,6 +88,11 @@ Flags of run and plan:
   --masquerade      source NAT for traffic leaving the bridge's subnet (nftables rules only)
   --egress-rate RATE, --ingress-rate RATE    token bucket rate, such as 10mbit; bridge only
   --egress-burst SIZE, --ingress-burst SIZE  token bucket size, such as 32kb
+  --shaper htb|tbf[,quantum=BYTES][,overhead=BYTES]  shaping algorithm of the rates (default tbf,
+                    htb with QoS classes); quantum for htb only; overhead added to each packet
+  --qos-class NAME:RATE[:CEIL][:PRIO],match=dport:PORT|sport:PORT|dscp:VALUE[,direction=ingress]
+                    an htb class under the direction's rate (default egress); repeatable
+  --offload gro|tso|gso=on|off[,...]  offload switches on both ends of the veth pair
   --firewall JSON|@FILE  firewall: {"policy":{"ingress":"drop"},"rules":[{"direction":"ingress",
                     "action":"accept","protocol":"tcp","port":8080,"cidr":"10.0.0.0/8"}]}
 

@@ -45,10 +45,27 @@ test('bridge flags become the network plugin annotations', (t) => {
   });
 });
 
+test('shaper, QoS class and offload flags become JSON annotations', (t) => {
+  const spec = specOf(['--network', 'bridge', '--egress-rate', '10mbit', '--ingress-rate', '5mbit', '--shaper', 'htb,quantum=1514,overhead=24', '--qos-class', 'web:4mbit:8mbit:1,match=dport:5201', '--qos-class', 'voice:1mbit:2,match=dscp:46', '--qos-class', 'down:2mbit,match=sport:5201,direction=ingress', '--offload', 'gro=on,tso=off']);
+  t.deepEqual(JSON.parse(spec.annotations!['bulkhead.network.shaper']!), { algorithm: 'htb', quantum: 1514, overhead: 24 });
+  t.deepEqual(JSON.parse(spec.annotations!['bulkhead.network.qos-classes']!), [
+    { name: 'web', rate: '4mbit', ceil: '8mbit', prio: 1, match: { dport: 5201 } },
+    { name: 'voice', rate: '1mbit', prio: 2, match: { dscp: 46 } },
+    { name: 'down', rate: '2mbit', match: { sport: 5201 }, direction: 'ingress' },
+  ]);
+  t.deepEqual(JSON.parse(spec.annotations!['bulkhead.network.offload']!), { gro: true, tso: false });
+});
+
 const usage: [string[], string][] = [
   [['--network', 'overlay'], 'flag --network: expected none, host, bridge, bridge:NAME, cni:CONFIG or ns:PATH, got "overlay"'],
   [['--network', 'cni:/etc/cni/net.d/x.conflist', '--subnet', '10.0.0.0/24'], 'flag --network cni: the CNI config sets addresses and rates; only --firewall applies'],
-  [['--egress-rate', '1mbit'], 'flags --subnet, --gateway, --ip-range, --vxlan, --masquerade and the rates need --network bridge'],
+  [['--egress-rate', '1mbit'], 'flags --subnet, --gateway, --ip-range, --vxlan, --masquerade, the rates, --shaper, --qos-class and --offload need --network bridge'],
+  [['--offload', 'gro=off'], 'flags --subnet, --gateway, --ip-range, --vxlan, --masquerade, the rates, --shaper, --qos-class and --offload need --network bridge'],
+  [['--network', 'bridge', '--egress-rate', '1mbit', '--qos-class', 'web:500kbit'], 'flag --qos-class: missing match=dport:PORT|sport:PORT|dscp:VALUE in "web:500kbit"'],
+  [['--network', 'bridge', '--egress-rate', '1mbit', '--qos-class', 'web:500kbit,match=port:80'], 'flag --qos-class: expected NAME:RATE[:CEIL][:PRIO],match=dport:PORT|sport:PORT|dscp:VALUE[,direction=egress|ingress], got "web:500kbit,match=port:80"'],
+  [['--network', 'bridge', '--egress-rate', '1mbit', '--qos-class', 'web:500kbit,match=dscp:ef'], 'flag --qos-class: expected an integer, got "ef" in "web:500kbit,match=dscp:ef"'],
+  [['--network', 'bridge', '--egress-rate', '1mbit', '--shaper', 'htb,r2q=10'], 'flag --shaper: expected htb|tbf[,quantum=BYTES][,overhead=BYTES], got "htb,r2q=10"'],
+  [['--network', 'bridge', '--offload', 'gro=no'], 'flag --offload: expected gro|tso|gso=on|off separated by commas, got "gro=no"'],
   [['--network', 'host', '--firewall', '{}'], 'flag --network host: bridge settings, rates and firewalls need --network none or bridge'],
   [['--network', 'bridge', '--vxlan', '42'], 'flag --vxlan: expected VNI:REMOTE[,REMOTE...], got "42"'],
 ];
@@ -68,11 +85,11 @@ rootTest('run --network none shows the container only its loopback device', asyn
   t.deepEqual(interfaces(result.stdout), ['lo']);
 });
 
-rootTest('run --network bridge gives an address and a default route, and leaves nothing behind', async (t) => {
+rootTest('run --network bridge with QoS classes and offload switches gives an address and a default route, and leaves nothing behind', async (t) => {
   const { busybox } = await fixtures();
   const root = stateRoot();
   const id = uniqueId('netrun');
-  const result = await bulkhead(['--root', root, 'run', '--id', id, '--rootfs', busybox, '--network', `bridge:${BRIDGE}`, '--subnet', SUBNET, '--egress-rate', '10mbit', '--', 'sh', '-c', 'cat /proc/net/dev; echo; cat /proc/net/route']);
+  const result = await bulkhead(['--root', root, 'run', '--id', id, '--rootfs', busybox, '--network', `bridge:${BRIDGE}`, '--subnet', SUBNET, '--egress-rate', '10mbit', '--qos-class', 'web:5mbit:1,match=dport:5201', '--offload', 'gro=on,tso=off', '--', 'sh', '-c', 'cat /proc/net/dev; echo; cat /proc/net/route']);
   t.is(result.code, 0, result.stderr);
   t.deepEqual(interfaces(result.stdout.split('\n\n')[0]!).sort(), ['eth0', 'lo']);
   // The default route's gateway, little-endian hex: 10.214.N.1.
@@ -80,6 +97,18 @@ rootTest('run --network bridge gives an address and a default route, and leaves 
   t.regex(result.stdout, new RegExp(`eth0\\s+00000000\\s+${gateway}`));
   for (const name of [...Object.values(linkNames(id)), BRIDGE]) t.false(existsSync(`/sys/class/net/${name}`), name);
   t.deepEqual(readdirSync(join(root, '.network')).filter((name) => name.endsWith('.json')), []);
+});
+
+rootTest('run with a bad QoS class rate fails with one line naming its JSON path, and makes nothing', async (t) => {
+  const { busybox } = await fixtures();
+  const root = stateRoot();
+  const id = uniqueId('netbad');
+  const bridge = `${BRIDGE}q`;
+  const result = await bulkhead(['--root', root, 'run', '--id', id, '--rootfs', busybox, '--network', `bridge:${bridge}`, '--subnet', SUBNET, '--egress-rate', '10mbit', '--qos-class', 'web:fast,match=dport:5201', '--', 'true']);
+  t.not(result.code, 0);
+  t.is(result.stderr.trim().split('\n').length, 1, result.stderr);
+  t.regex(result.stderr, /annotations\["bulkhead\.network\.qos-classes"\]\[0\]\.rate: must be a rate such as 10mbit or 500kbit, got "fast"/);
+  for (const name of [...Object.values(linkNames(id)), bridge]) t.false(existsSync(`/sys/class/net/${name}`), name);
 });
 
 rootTest('an OCI bundle asks for a bridge through annotations; net-stats and events --stats read its counters; delete --force cleans up', async (t) => {

@@ -1,4 +1,4 @@
-import type { Firewall, FirewallRule, Intrusion, NetworkConfig, Shaper } from './config.js';
+import type { Direction, Firewall, FirewallRule, Intrusion, NetworkConfig, Offload, QosClass, QosMatch, Shaper, ShaperOptions } from './config.js';
 import type { NetworkFile } from './ipam.js';
 
 /** The interface name of the container's end of the veth pair, inside its namespace. */
@@ -89,24 +89,78 @@ export function hostLinkCommands(id: string, pid: number, bridge: string, shaped
 
 /**
  * Builds the `tc` lines on the host's end of the veth pair. What the container receives leaves
- * the host end, so ingress is a tbf root qdisc there. What the container sends arrives on the
- * host end, where a qdisc can only police, so egress is redirected to an ifb device with a tbf.
+ * the host end, so ingress is shaped by a root qdisc there. What the container sends arrives on
+ * the host end, where a qdisc can only police, so egress is redirected to an ifb device and
+ * shaped by its root qdisc.
  */
-export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress' | 'ingress'>): string[] {
+export function shapingCommands(id: string, config: Pick<NetworkConfig, 'egress' | 'ingress' | 'shaper' | 'qosClasses'>): string[] {
   const { veth, ifb } = linkNames(id);
   const lines: string[] = [];
-  if (config.ingress !== undefined) lines.push(`qdisc add dev ${veth} root ${tbf(config.ingress)}`);
+  if (config.ingress !== undefined) lines.push(...rootShaper(veth, config.ingress, config.shaper, classesOf(config, 'ingress')));
   if (config.egress !== undefined) {
-    lines.push(`qdisc add dev ${ifb} root ${tbf(config.egress)}`);
+    lines.push(...rootShaper(ifb, config.egress, config.shaper, classesOf(config, 'egress')));
     lines.push(`qdisc add dev ${veth} handle ffff: ingress`);
     lines.push(`filter add dev ${veth} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb}`);
   }
   return lines;
 }
 
+function classesOf(config: Pick<NetworkConfig, 'qosClasses'>, direction: Direction): QosClass[] {
+  return config.qosClasses.filter((qosClass) => qosClass.direction === direction);
+}
+
+function rootShaper(device: string, shaper: Shaper, options: ShaperOptions, classes: QosClass[]): string[] {
+  return options.algorithm === 'htb' ? htbCommands(device, shaper, options, classes) : [`qdisc add dev ${device} root ${tbf(shaper, options)}`];
+}
+
 /** Formats a token bucket filter. Packets that would wait more than 50 ms are dropped, so TCP adapts to the rate. */
-function tbf(shaper: Shaper): string {
-  return `tbf rate ${shaper.rate}bit burst ${shaper.burst} latency 50ms`;
+function tbf(shaper: Shaper, options: ShaperOptions): string {
+  return `tbf rate ${shaper.rate}bit burst ${shaper.burst} latency 50ms${options.overhead === undefined ? '' : ` overhead ${options.overhead}`}`;
+}
+
+/** Minor number of the htb class of unclassified traffic, and of the first QoS class (hexadecimal in tc). */
+const DEFAULT_MINOR = 2;
+const FIRST_CLASS_MINOR = 0x10;
+
+/** Returns the htb class id of the QoS class at this index among its direction's classes. */
+export function qosClassId(index: number): string {
+  return `1:${(FIRST_CLASS_MINOR + index).toString(16)}`;
+}
+
+/**
+ * Builds an htb tree. Class 1:1 has the direction's rate and burst. Under it, class 1:2 takes
+ * unclassified traffic with what the QoS classes leave (at least 1% of the rate, priority 7),
+ * and each QoS class has its own rate, ceiling and priority, with u32 filters that pick its packets.
+ */
+function htbCommands(device: string, shaper: Shaper, options: ShaperOptions, classes: QosClass[]): string[] {
+  const extra = `${options.quantum === undefined ? '' : ` quantum ${options.quantum}`}${options.overhead === undefined ? '' : ` overhead ${options.overhead}`}`;
+  const guaranteed = classes.reduce((total, qosClass) => total + qosClass.rate, 0);
+  const rest = Math.max(shaper.rate - guaranteed, Math.ceil(shaper.rate / 100));
+  const lines = [
+    `qdisc add dev ${device} root handle 1: htb default ${DEFAULT_MINOR.toString(16)}`,
+    `class add dev ${device} parent 1: classid 1:1 htb rate ${shaper.rate}bit ceil ${shaper.rate}bit burst ${shaper.burst} cburst ${shaper.burst}${extra}`,
+    `class add dev ${device} parent 1:1 classid 1:${DEFAULT_MINOR.toString(16)} htb rate ${rest}bit ceil ${shaper.rate}bit prio 7${extra}`,
+  ];
+  classes.forEach((qosClass, i) => {
+    lines.push(`class add dev ${device} parent 1:1 classid ${qosClassId(i)} htb rate ${qosClass.rate}bit ceil ${qosClass.ceil}bit prio ${qosClass.prio}${extra}`);
+    for (const selector of u32Selectors(qosClass.match)) lines.push(`filter add dev ${device} parent 1: protocol ip prio ${i + 1} u32 ${selector} flowid ${qosClassId(i)}`);
+  });
+  return lines;
+}
+
+/**
+ * Returns the u32 selectors of a match. u32 reads the ports at fixed offsets, so port matches
+ * also require a 20-byte IPv4 header: packets with IP options go to the default class.
+ */
+function u32Selectors(match: QosMatch): string[] {
+  if ('dscp' in match) return [`match ip dsfield 0x${(match.dscp << 2).toString(16)} 0xfc`];
+  const [field, port] = 'dport' in match ? ['dport', match.dport] : ['sport', match.sport];
+  return [6, 17].map((protocol) => `match u8 0x05 0x0f at 0 match ip protocol ${protocol} 0xff match ip ${field} ${port} 0xffff`);
+}
+
+/** Formats the `ethtool -K` arguments of the offload switches, such as ["gro", "off", "tso", "on"]. */
+export function offloadArguments(offload: Offload): string[] {
+  return (['gro', 'tso', 'gso'] as const).flatMap((feature) => (offload[feature] === undefined ? [] : [feature, offload[feature] ? 'on' : 'off']));
 }
 
 /**

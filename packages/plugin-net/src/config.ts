@@ -18,6 +18,9 @@ export const ANNOTATIONS = Object.freeze({
   vxlanId: 'bulkhead.network.vxlan-id',
   vxlanRemotes: 'bulkhead.network.vxlan-remotes',
   cniConfig: 'bulkhead.network.cni-config',
+  shaper: 'bulkhead.network.shaper',
+  qosClasses: 'bulkhead.network.qos-classes',
+  offload: 'bulkhead.network.offload',
 } as const);
 
 export const DEFAULT_BRIDGE = 'bulkhead0';
@@ -30,6 +33,40 @@ export interface Shaper {
 }
 
 export type Direction = 'ingress' | 'egress';
+
+/**
+ * Shaping algorithm of both directions' rates. tbf is one token bucket, and htb a parent class
+ * at the rate that its QoS classes share. quantum (htb only) is the bytes a class sends per round
+ * when classes borrow. overhead is added to every packet's length in rate computations.
+ */
+export interface ShaperOptions {
+  algorithm: 'htb' | 'tbf';
+  quantum?: number;
+  overhead?: number;
+}
+
+/** Packet field that selects a QoS class: the destination or source TCP or UDP port, or the DSCP. */
+export type QosMatch = { dport: number } | { sport: number } | { dscp: number };
+
+/**
+ * An HTB class under one direction's rate: a guaranteed rate, a ceiling up to which it borrows
+ * unused rate, and a priority (0 to 7, lower first) for what is borrowed.
+ */
+export interface QosClass {
+  name: string;
+  direction: Direction;
+  rate: number;
+  ceil: number;
+  prio: number;
+  match: QosMatch;
+}
+
+/** Offload switches of the container's veth pair, set on both ends; a feature left out keeps the kernel's default. */
+export interface Offload {
+  gro?: boolean;
+  tso?: boolean;
+  gso?: boolean;
+}
 
 export interface FirewallRule {
   direction: Direction;
@@ -83,6 +120,10 @@ export interface NetworkConfig {
   range?: [string, string];
   /** A vxlan overlay that joins this bridge with the same network on other hosts. */
   vxlan?: Vxlan;
+  /** The shaping algorithm of the rates; htb when there are QoS classes, else tbf. */
+  shaper: ShaperOptions;
+  qosClasses: QosClass[];
+  offload?: Offload;
 }
 
 /** A vxlan device on the bridge: its VNI and the underlay addresses of the other hosts, to which it floods. */
@@ -154,6 +195,8 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
     subnet: annotations[ANNOTATIONS.subnet] ?? DEFAULT_SUBNET,
     masquerade: annotations[ANNOTATIONS.masquerade] === 'true',
     securityGroups: (annotations[ANNOTATIONS.securityGroups] ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''),
+    shaper: { algorithm: 'tbf' },
+    qosClasses: [],
   };
 
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(config.bridge)) report(at(ANNOTATIONS.bridge), 'must be an interface name: 1 to 15 letters, digits, "_", "." or "-"');
@@ -162,13 +205,15 @@ export function readNetworkConfig(spec: ContainerSpec, report: (path: string, me
   if (!['true', 'false', undefined].includes(annotations[ANNOTATIONS.masquerade])) report(at(ANNOTATIONS.masquerade), 'must be true or false');
 
   for (const direction of ['egress', 'ingress'] as const) readShaper(config, direction, annotations, report);
-  readFirewall(config, annotations[ANNOTATIONS.firewall], report);
+  readFirewall(config, annotations, report);
   readCniConfig(config, annotations, report);
   if (subnet !== undefined) readAddressing(config, subnet, annotations, report);
   readVxlan(config, annotations, report);
+  readQos(config, annotations, report);
+  readOffload(config, annotations, report);
 
-  const bridgeOnly = [ANNOTATIONS.bridge, ANNOTATIONS.subnet, ANNOTATIONS.gateway, ANNOTATIONS.range, ANNOTATIONS.vxlanId, ANNOTATIONS.egressRate, ANNOTATIONS.ingressRate].some((key) => key in annotations) || config.masquerade;
-  if (bridgeOnly && config.mode !== 'bridge') report(at(ANNOTATIONS.mode), 'bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge');
+  const bridgeOnly = [ANNOTATIONS.bridge, ANNOTATIONS.subnet, ANNOTATIONS.gateway, ANNOTATIONS.range, ANNOTATIONS.vxlanId, ANNOTATIONS.egressRate, ANNOTATIONS.ingressRate, ANNOTATIONS.shaper, ANNOTATIONS.qosClasses, ANNOTATIONS.offload].some((key) => key in annotations) || config.masquerade;
+  if (bridgeOnly && config.mode !== 'bridge') report(at(ANNOTATIONS.mode), 'bridge, subnet, gateway, range, vxlan, masquerade, rate, shaper, QoS and offload settings need network mode bridge');
   if ((config.firewall !== undefined || config.securityGroups.length > 0) && (config.mode === 'host' || config.mode === 'join')) report(at(ANNOTATIONS.firewall), 'a firewall needs a new network namespace of the container\'s own');
   return config;
 }
@@ -237,16 +282,10 @@ function readShaper(config: NetworkConfig, direction: Direction, annotations: Re
   config[direction] = { rate, burst };
 }
 
-function readFirewall(config: NetworkConfig, text: string | undefined, report: (path: string, message: string) => void): void {
-  if (text === undefined) return;
+function readFirewall(config: NetworkConfig, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const value = readJson(annotations, ANNOTATIONS.firewall, 'object', report, 'a JSON object with policy and rules');
+  if (value === undefined) return;
   const at = `annotations["${ANNOTATIONS.firewall}"]`;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return report(at, `must be JSON: ${(error as Error).message}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return report(at, 'must be a JSON object with policy and rules');
   const firewall = value as Firewall;
   for (const [direction, policy] of Object.entries(firewall.policy ?? {})) {
     if (direction !== 'ingress' && direction !== 'egress') report(`${at}.policy`, `unknown direction ${JSON.stringify(direction)}`);
@@ -274,4 +313,112 @@ export function checkRule(rule: FirewallRule, at: string, report: (path: string,
     const valid = (n: number | undefined) => Number.isInteger(n) && n! >= 1 && n! <= 65535;
     if (!valid(first) || !valid(last) || last! < first! || !/^\d+(-\d+)?$/.test(String(rule.port))) report(`${at}.port`, `must be a port from 1 to 65535 or a range FIRST-LAST, got ${JSON.stringify(rule.port)}`);
   }
+}
+
+/** Parses a JSON annotation; reports and returns undefined when it is not JSON of the expected shape. */
+function readJson(annotations: Record<string, string>, key: string, shape: 'object' | 'array', report: (path: string, message: string) => void, expected = `a JSON ${shape}`): unknown {
+  const text = annotations[key];
+  if (text === undefined) return undefined;
+  const at = `annotations["${key}"]`;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return report(at, `must be JSON: ${(error as Error).message}`);
+  }
+  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+  const valid = shape === 'array' ? Array.isArray(value) : isObject;
+  if (!valid) return report(at, `must be ${expected}`);
+  return value;
+}
+
+/** Reports a value that is not an integer from min to max; returns whether it is one. */
+function checkInteger(value: unknown, at: string, min: number, max: number, report: (path: string, message: string) => void): value is number {
+  if (Number.isInteger(value) && (value as number) >= min && (value as number) <= max) return true;
+  report(at, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return false;
+}
+
+/** Reads the shaper options and the QoS classes; both need the rate of the direction they shape. */
+function readQos(config: NetworkConfig, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const shaperAt = `annotations["${ANNOTATIONS.shaper}"]`;
+  const shaper = readJson(annotations, ANNOTATIONS.shaper, 'object', report) as Record<string, unknown> | undefined;
+  const classes = readJson(annotations, ANNOTATIONS.qosClasses, 'array', report) as unknown[] | undefined;
+  if (shaper !== undefined) {
+    for (const key of Object.keys(shaper)) if (!['algorithm', 'quantum', 'overhead'].includes(key)) report(`${shaperAt}.${key}`, 'unknown setting; expected algorithm, quantum or overhead');
+    if (shaper.algorithm !== undefined && shaper.algorithm !== 'htb' && shaper.algorithm !== 'tbf') report(`${shaperAt}.algorithm`, `must be htb or tbf, got ${JSON.stringify(shaper.algorithm)}`);
+    else config.shaper.algorithm = (shaper.algorithm as 'htb' | 'tbf' | undefined) ?? (classes !== undefined && classes.length > 0 ? 'htb' : 'tbf');
+    // The kernel warns about htb quanta outside 1000 to 200000 bytes and clamps them.
+    if (shaper.quantum !== undefined && checkInteger(shaper.quantum, `${shaperAt}.quantum`, 1000, 200000, report)) {
+      if (config.shaper.algorithm === 'tbf') report(`${shaperAt}.quantum`, 'applies to algorithm htb only: tbf has no quantum');
+      else config.shaper.quantum = shaper.quantum;
+    }
+    if (shaper.overhead !== undefined && checkInteger(shaper.overhead, `${shaperAt}.overhead`, 0, 1024, report)) config.shaper.overhead = shaper.overhead;
+    if (config.egress === undefined && config.ingress === undefined) report(shaperAt, `needs ${ANNOTATIONS.egressRate} or ${ANNOTATIONS.ingressRate}`);
+  }
+  if (classes === undefined) return;
+  if (classes.length > 0 && shaper?.algorithm === undefined) config.shaper.algorithm = 'htb';
+  if (config.shaper.algorithm === 'tbf' && classes.length > 0) report(`${shaperAt}.algorithm`, 'QoS classes need algorithm htb');
+  if (classes.length > 64) return report(`annotations["${ANNOTATIONS.qosClasses}"]`, 'must have at most 64 classes');
+  classes.forEach((value, i) => {
+    const qosClass = readQosClass(config, value, `annotations["${ANNOTATIONS.qosClasses}"][${i}]`, report);
+    if (qosClass === undefined) return;
+    if (config.qosClasses.some((other) => other.name === qosClass.name)) report(`annotations["${ANNOTATIONS.qosClasses}"][${i}].name`, `duplicate class name ${JSON.stringify(qosClass.name)}`);
+    config.qosClasses.push(qosClass);
+  });
+  for (const direction of ['egress', 'ingress'] as const) {
+    const sum = config.qosClasses.filter((c) => c.direction === direction).reduce((total, c) => total + c.rate, 0);
+    const parent = config[direction];
+    if (parent !== undefined && sum > parent.rate) report(`annotations["${ANNOTATIONS.qosClasses}"]`, `the ${direction} classes' rates add up to ${sum}bit, more than the ${direction} rate of ${parent.rate}bit`);
+  }
+}
+
+function readQosClass(config: NetworkConfig, value: unknown, at: string, report: (path: string, message: string) => void): QosClass | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return report(at, 'must be an object with name, rate and match'), undefined;
+  const entry = value as Record<string, unknown>;
+  let valid = true;
+  const counted = (path: string, message: string) => {
+    valid = false;
+    report(path, message);
+  };
+  for (const key of Object.keys(entry)) if (!['name', 'direction', 'rate', 'ceil', 'prio', 'match'].includes(key)) counted(`${at}.${key}`, 'unknown setting; expected name, direction, rate, ceil, prio or match');
+  if (typeof entry.name !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(entry.name)) counted(`${at}.name`, 'must be 1 to 32 letters, digits, "_" or "-"');
+  const direction = entry.direction ?? 'egress';
+  if (direction !== 'egress' && direction !== 'ingress') counted(`${at}.direction`, 'must be egress or ingress');
+  const parent = direction === 'ingress' ? config.ingress : config.egress;
+  if ((direction === 'egress' || direction === 'ingress') && parent === undefined) counted(`${at}.direction`, `a ${direction} class needs ${direction === 'egress' ? ANNOTATIONS.egressRate : ANNOTATIONS.ingressRate}, the rate its classes share`);
+  const rate = typeof entry.rate === 'string' ? parseRate(entry.rate) : undefined;
+  if (rate === undefined) counted(`${at}.rate`, `must be a rate such as 10mbit or 500kbit, got ${JSON.stringify(entry.rate)}`);
+  let ceil = parent?.rate;
+  if (entry.ceil !== undefined) ceil = typeof entry.ceil === 'string' ? parseRate(entry.ceil) : undefined;
+  if (ceil === undefined && entry.ceil !== undefined) counted(`${at}.ceil`, `must be a rate such as 10mbit or 500kbit, got ${JSON.stringify(entry.ceil)}`);
+  else if (ceil !== undefined && rate !== undefined && (ceil < rate || (parent !== undefined && ceil > parent.rate))) counted(`${at}.ceil`, `must be from the class rate to the ${direction} rate (${rate}bit to ${parent?.rate}bit), got ${ceil}bit`);
+  if (entry.prio !== undefined) checkInteger(entry.prio, `${at}.prio`, 0, 7, counted);
+  const match = readMatch(entry.match, `${at}.match`, counted);
+  if (!valid) return undefined;
+  return { name: entry.name as string, direction: direction as Direction, rate: rate!, ceil: ceil!, prio: (entry.prio as number | undefined) ?? 0, match: match! };
+}
+
+/** Reads a class's match: exactly one of dport, sport (TCP or UDP ports) or dscp. */
+function readMatch(value: unknown, at: string, report: (path: string, message: string) => void): QosMatch | undefined {
+  const keys = value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+  if (keys.length !== 1 || !['dport', 'sport', 'dscp'].includes(keys[0]!)) return report(at, 'must be an object with one of dport, sport or dscp, such as {"dport":5201}'), undefined;
+  const key = keys[0] as 'dport' | 'sport' | 'dscp';
+  const field = (value as Record<string, unknown>)[key];
+  if (!checkInteger(field, `${at}.${key}`, key === 'dscp' ? 0 : 1, key === 'dscp' ? 63 : 65535, report)) return undefined;
+  return { [key]: field } as QosMatch;
+}
+
+/** Reads the offload switches: gro, tso and gso, each true or false. */
+function readOffload(config: NetworkConfig, annotations: Record<string, string>, report: (path: string, message: string) => void): void {
+  const value = readJson(annotations, ANNOTATIONS.offload, 'object', report) as Record<string, unknown> | undefined;
+  if (value === undefined) return;
+  const at = `annotations["${ANNOTATIONS.offload}"]`;
+  const offload: Offload = {};
+  for (const [key, on] of Object.entries(value)) {
+    if (key !== 'gro' && key !== 'tso' && key !== 'gso') report(`${at}.${key}`, 'unknown feature; expected gro, tso or gso');
+    else if (typeof on !== 'boolean') report(`${at}.${key}`, `must be true or false, got ${JSON.stringify(on)}`);
+    else offload[key] = on;
+  }
+  config.offload = offload;
 }

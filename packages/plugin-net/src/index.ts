@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { planNamespace, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
 import { checkRule, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
-import { bridgeCommands, CONTAINER_LINK, firewallRuleset, floodCommands, vxlanName, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
+import { bridgeCommands, CONTAINER_LINK, offloadArguments, firewallRuleset, floodCommands, vxlanName, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
 import { cniAdd, cniDel, DEFAULT_CNI_PATH, type CniRecord } from './cni.js';
 import { lease, newNetwork, readNetwork, withNetworkLock, writeNetwork } from './ipam.js';
 import { hostTools, type NetTools } from './tools.js';
@@ -144,7 +144,20 @@ async function connect(tools: NetTools, container: Container, config: NetworkCon
   await tools.ip(hostLinkCommands(container.id, container.pid!, config.bridge, shaped, tools.mtu(config.bridge)));
   const shaping = shapingCommands(container.id, config);
   if (shaping.length > 0) await tools.tc(shaping);
+  await setOffload(tools, container, config);
   container.log.debug({ veth: names.veth, address: record.address, bridge: config.bridge }, 'connected container to bridge');
+}
+
+/**
+ * Sets the offload switches on both ends of the veth pair: the host end here, eth0 inside the
+ * child's namespace. They go with the links, so they need no undo.
+ */
+async function setOffload(tools: NetTools, container: Container, config: NetworkConfig): Promise<void> {
+  const features = config.offload === undefined ? [] : offloadArguments(config.offload);
+  if (features.length === 0) return;
+  const { veth } = linkNames(container.id);
+  await Promise.all([tools.ethtool(veth, features), tools.ethtool(CONTAINER_LINK, features, { netns: container.pid! })]);
+  container.log.debug({ veth, features: features.join(' ') }, 'set offload features');
 }
 
 /** Deletes the host-side links that still exist; the kernel removes their qdiscs with them. */
@@ -179,8 +192,8 @@ async function release(tools: NetTools, syscalls: Syscalls, record: NetRecord, i
   });
 }
 
-export { ANNOTATIONS, DEFAULT_BRIDGE, DEFAULT_SUBNET, parseRate, parseSize, readNetworkConfig, type Firewall, type FirewallRule, type Intrusion, type NetworkConfig, type Shaper } from './config.js';
-export { linkNames, FIREWALL_TABLE } from './commands.js';
+export { ANNOTATIONS, DEFAULT_BRIDGE, DEFAULT_SUBNET, parseRate, parseSize, readNetworkConfig, type Firewall, type FirewallRule, type Intrusion, type NetworkConfig, type Offload, type QosClass, type QosMatch, type Shaper, type ShaperOptions } from './config.js';
+export { linkNames, qosClassId, FIREWALL_TABLE } from './commands.js';
 export { cniCheck, readCniConfig, DEFAULT_CNI_PATH, type CniConfList, type CniRecord } from './cni.js';
 export { networkStats, type NetworkStats, type InterfaceStats, type RuleCounter } from './stats.js';
 export { intrusionSignals, type IntrusionSignals } from './intrusion.js';

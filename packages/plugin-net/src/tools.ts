@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
 /**
- * The host tools the plugin drives: iproute2 (`ip`, `tc`) and `nft`, batched so that a
+ * The host tools the plugin drives: iproute2 (`ip`, `tc`), `nft` and `ethtool`, batched so that a
  * container's links take one process each. `netns` is the pid of a process whose network
  * namespace the command runs in, entered with nsenter(1). Tests pass a recording fake.
  */
@@ -17,6 +17,8 @@ export interface NetTools {
   nftJson(args: readonly string[], options?: { netns?: number }): Promise<unknown>;
   /** Runs `bridge -batch -`. */
   bridge(commands: readonly string[]): Promise<void>;
+  /** Runs `ethtool -K DEVICE FEATURE on|off...`, which changes a device's offload features. */
+  ethtool(device: string, features: readonly string[], options?: { netns?: number }): Promise<void>;
   /** True when a network interface of this name exists in the host's namespace. */
   linkExists(name: string): boolean;
   /** Returns the MTU of a host interface. */
@@ -40,6 +42,9 @@ export const hostTools: NetTools = {
   async bridge(commands) {
     await run('bridge', ['-batch', '-'], commands.join('\n') + '\n');
   },
+  async ethtool(device, features, options = {}) {
+    await run('ethtool', ['-K', device, ...features], '', options.netns);
+  },
   linkExists(name) {
     return existsSync(`/sys/class/net/${name}`);
   },
@@ -59,6 +64,9 @@ function systemTool(name: string): string {
   return SYSTEM_DIRS.map((dir) => `${dir}/${name}`).find((path) => existsSync(path)) ?? name;
 }
 
+/** Debian packages of the tools that iproute2 does not provide. */
+const PACKAGES: Record<string, string> = { nft: 'nftables', nsenter: 'util-linux', ethtool: 'ethtool' };
+
 /** Runs a tool with its input on stdin; fails with the tool's first error line, unless `tolerant`. */
 function run(tool: string, args: readonly string[], input: string, netns?: number, tolerant = false): Promise<string> {
   const [file, argv] = netns === undefined ? [systemTool(tool), args] : [systemTool('nsenter'), [`--net=/proc/${netns}/ns/net`, '--', systemTool(tool), ...args]];
@@ -68,7 +76,7 @@ function run(tool: string, args: readonly string[], input: string, netns?: numbe
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (error) => reject(new Error(`run ${tool}: ${(error as NodeJS.ErrnoException).code ?? error.message}${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `: is ${tool === 'nft' ? 'nftables' : tool === 'nsenter' ? 'util-linux' : 'iproute2'} installed?` : ''}`)));
+    child.on('error', (error) => reject(new Error(`run ${tool}: ${(error as NodeJS.ErrnoException).code ?? error.message}${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `: is ${PACKAGES[tool] ?? 'iproute2'} installed?` : ''}`)));
     child.on('close', (code) => {
       if (code === 0 || tolerant) resolve(stdout);
       else reject(new Error(`${tool} ${args.join(' ')}${netns === undefined ? '' : ` in the network namespace of ${netns}`}: ${firstLine(stderr) ?? `exit status ${code}`}`));

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerSpec, type SpecError } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { netPlugin, parseRate, parseSize, linkNames } from '../src/index.js';
-import { bridgeCommands, firewallRuleset, floodCommands, hostLinkCommands, shapingCommands, vxlanName } from '../src/commands.js';
+import { netPlugin, parseRate, parseSize, linkNames, readNetworkConfig } from '../src/index.js';
+import { bridgeCommands, firewallRuleset, floodCommands, hostLinkCommands, offloadArguments, shapingCommands, vxlanName } from '../src/commands.js';
 import { lease, newNetwork } from '../src/ipam.js';
 import { parseNetDev, ruleCounters } from '../src/stats.js';
 
@@ -57,7 +57,7 @@ const invalid: [string, ContainerSpec, string][] = [
   ['bridge mode without a namespace of its own', spec(undefined, { 'bulkhead.network.mode': 'bridge' }), 'annotations["bulkhead.network.mode"]: network mode bridge needs a new network namespace in linux.namespaces (an entry of type network without a path)'],
   ['an unknown mode', spec({}, { 'bulkhead.network.mode': 'overlay' }), 'annotations["bulkhead.network.mode"]: must be none, bridge or cni, got "overlay"; host and joining are chosen in linux.namespaces'],
   ['a bad rate', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.egress-rate': '10 apples' }), 'annotations["bulkhead.network.egress-rate"]: must be a rate such as 10mbit or 500kbit, got "10 apples"'],
-  ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, gateway, range, vxlan, masquerade and rate settings need network mode bridge'],
+  ['a rate without a bridge', spec({}, { 'bulkhead.network.ingress-rate': '1mbit' }), 'annotations["bulkhead.network.mode"]: bridge, subnet, gateway, range, vxlan, masquerade, rate, shaper, QoS and offload settings need network mode bridge'],
   ['a subnet that is not IPv4', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.subnet': 'fd00::/64' }), 'annotations["bulkhead.network.subnet"]: must be an IPv4 subnet with a prefix from /8 to /30, got "fd00::/64"'],
   ['a bridge name longer than IFNAMSIZ allows', spec({}, { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': 'a-very-long-bridge' }), 'annotations["bulkhead.network.bridge"]: must be an interface name: 1 to 15 letters, digits, "_", "." or "-"'],
   ['firewall JSON that does not parse', spec({}, { 'bulkhead.network.firewall': '{' }), 'annotations["bulkhead.network.firewall"]: must be JSON'],
@@ -116,7 +116,7 @@ test('lease takes lowest free host address', (t) => {
 
 test('shaping uses veth root and ifb', (t) => {
   const { veth, ifb } = linkNames('c');
-  t.deepEqual(shapingCommands('c', { ingress: { rate: 5_000_000, burst: 16384 }, egress: { rate: 10_000_000, burst: 32768 } }), [
+  t.deepEqual(shapingCommands('c', { ingress: { rate: 5_000_000, burst: 16384 }, egress: { rate: 10_000_000, burst: 32768 }, shaper: { algorithm: 'tbf' }, qosClasses: [] }), [
     `qdisc add dev ${veth} root tbf rate 5000000bit burst 16384 latency 50ms`,
     `qdisc add dev ${ifb} root tbf rate 10000000bit burst 32768 latency 50ms`,
     `qdisc add dev ${veth} handle ffff: ingress`,
@@ -166,4 +166,75 @@ test('intrusion rules drop blocked sources first and count probes last', (t) => 
   const order = ['comment "intrusion block"', 'comment "syn flood"', 'comment "rule 0"', 'comment "port scan"', 'comment "ingress policy"'].map((text) => input.indexOf(text));
   t.true(order.every((position, i) => position >= 0 && (i === 0 || position > order[i - 1]!)), input);
   t.true(input.includes('update @syn-flood { ip saddr limit rate over 100/second burst 100 packets } add @blocked { ip saddr } counter drop'));
+});
+
+const bridge = (extra: Record<string, string>) => spec({}, { 'bulkhead.network.mode': 'bridge', ...extra });
+const classes = (value: unknown) => JSON.stringify(value);
+
+const invalidQos: [string, Record<string, string>, string][] = [
+  ['an unknown algorithm', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"algorithm":"cbq"}' }, 'annotations["bulkhead.network.shaper"].algorithm: must be htb or tbf, got "cbq"'],
+  ['a quantum for tbf', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"algorithm":"tbf","quantum":1514}' }, 'annotations["bulkhead.network.shaper"].quantum: applies to algorithm htb only: tbf has no quantum'],
+  ['a quantum out of range', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"algorithm":"htb","quantum":10}' }, 'annotations["bulkhead.network.shaper"].quantum: must be an integer from 1000 to 200000, got 10'],
+  ['a negative overhead', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"overhead":-4}' }, 'annotations["bulkhead.network.shaper"].overhead: must be an integer from 0 to 1024, got -4'],
+  ['shaper options without a rate', { 'bulkhead.network.shaper': '{"algorithm":"htb"}' }, 'annotations["bulkhead.network.shaper"]: needs bulkhead.network.egress-rate or bulkhead.network.ingress-rate'],
+  ['classes that are not an array', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': '{}' }, 'annotations["bulkhead.network.qos-classes"]: must be a JSON array'],
+  ['a class without its direction\'s rate', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', direction: 'ingress', rate: '1mbit', match: { dport: 80 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].direction: a ingress class needs bulkhead.network.ingress-rate, the rate its classes share'],
+  ['a class with a bad rate', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: 'fast', match: { dport: 80 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].rate: must be a rate such as 10mbit or 500kbit, got "fast"'],
+  ['a ceiling over the parent rate', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', ceil: '20mbit', match: { dport: 80 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].ceil: must be from the class rate to the egress rate (1000000bit to 10000000bit), got 20000000bit'],
+  ['a priority out of range', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', prio: 9, match: { dport: 80 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].prio: must be an integer from 0 to 7, got 9'],
+  ['a match of two kinds', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', match: { dport: 80, dscp: 46 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].match: must be an object with one of dport, sport or dscp, such as {"dport":5201}'],
+  ['a DSCP out of range', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', match: { dscp: 64 } }]) }, 'annotations["bulkhead.network.qos-classes"][0].match.dscp: must be an integer from 0 to 63, got 64'],
+  ['classes with tbf', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"algorithm":"tbf"}', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', match: { dport: 80 } }]) }, 'annotations["bulkhead.network.shaper"].algorithm: QoS classes need algorithm htb'],
+  ['duplicate class names', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '1mbit', match: { dport: 80 } }, { name: 'a', rate: '1mbit', match: { dport: 81 } }]) }, 'annotations["bulkhead.network.qos-classes"][1].name: duplicate class name "a"'],
+  ['guarantees over the parent rate', { 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.qos-classes': classes([{ name: 'a', rate: '6mbit', match: { dport: 80 } }, { name: 'b', rate: '6mbit', match: { dport: 81 } }]) }, 'annotations["bulkhead.network.qos-classes"]: the egress classes\' rates add up to 12000000bit, more than the egress rate of 10000000bit'],
+  ['an unknown offload feature', { 'bulkhead.network.offload': '{"lro":false}' }, 'annotations["bulkhead.network.offload"].lro: unknown feature; expected gro, tso or gso'],
+  ['an offload switch that is not boolean', { 'bulkhead.network.offload': '{"gro":"off"}' }, 'annotations["bulkhead.network.offload"].gro: must be true or false, got "off"'],
+];
+for (const [name, annotations, message] of invalidQos) {
+  test(`rejects ${name}`, (t) => {
+    t.deepEqual(problems(bridge(annotations)), [message]);
+  });
+}
+
+test('offload settings need bridge mode', (t) => {
+  t.deepEqual(problems(spec({}, { 'bulkhead.network.offload': '{"gro":false}' })), ['annotations["bulkhead.network.mode"]: bridge, subnet, gateway, range, vxlan, masquerade, rate, shaper, QoS and offload settings need network mode bridge']);
+});
+
+test('QoS classes choose htb and read rates, ceilings, priorities and matches', (t) => {
+  const config = readNetworkConfig(bridge({ 'bulkhead.network.egress-rate': '10mbit', 'bulkhead.network.shaper': '{"quantum":3000,"overhead":24}', 'bulkhead.network.qos-classes': classes([{ name: 'bulk', rate: '3mbit', match: { dport: 5202 } }, { name: 'voice', rate: '2mbit', ceil: '4mbit', prio: 1, match: { dscp: 46 } }]) }));
+  t.deepEqual(config.shaper, { algorithm: 'htb', quantum: 3000, overhead: 24 });
+  t.deepEqual(config.qosClasses, [
+    { name: 'bulk', direction: 'egress', rate: 3e6, ceil: 10e6, prio: 0, match: { dport: 5202 } },
+    { name: 'voice', direction: 'egress', rate: 2e6, ceil: 4e6, prio: 1, match: { dscp: 46 } },
+  ]);
+});
+
+test('htb shaping puts QoS classes under the rate, with the rest in a default class', (t) => {
+  const { veth, ifb } = linkNames('c');
+  const qosClasses = [
+    { name: 'web', direction: 'egress' as const, rate: 6e6, ceil: 10e6, prio: 0, match: { dport: 5201 } },
+    { name: 'voice', direction: 'egress' as const, rate: 2e6, ceil: 4e6, prio: 1, match: { dscp: 46 } },
+  ];
+  t.deepEqual(shapingCommands('c', { egress: { rate: 10e6, burst: 32768 }, shaper: { algorithm: 'htb', quantum: 1514, overhead: 24 }, qosClasses }), [
+    `qdisc add dev ${ifb} root handle 1: htb default 2`,
+    `class add dev ${ifb} parent 1: classid 1:1 htb rate 10000000bit ceil 10000000bit burst 32768 cburst 32768 quantum 1514 overhead 24`,
+    `class add dev ${ifb} parent 1:1 classid 1:2 htb rate 2000000bit ceil 10000000bit prio 7 quantum 1514 overhead 24`,
+    `class add dev ${ifb} parent 1:1 classid 1:10 htb rate 6000000bit ceil 10000000bit prio 0 quantum 1514 overhead 24`,
+    `filter add dev ${ifb} parent 1: protocol ip prio 1 u32 match u8 0x05 0x0f at 0 match ip protocol 6 0xff match ip dport 5201 0xffff flowid 1:10`,
+    `filter add dev ${ifb} parent 1: protocol ip prio 1 u32 match u8 0x05 0x0f at 0 match ip protocol 17 0xff match ip dport 5201 0xffff flowid 1:10`,
+    `class add dev ${ifb} parent 1:1 classid 1:11 htb rate 2000000bit ceil 4000000bit prio 1 quantum 1514 overhead 24`,
+    `filter add dev ${ifb} parent 1: protocol ip prio 2 u32 match ip dsfield 0xb8 0xfc flowid 1:11`,
+    `qdisc add dev ${veth} handle ffff: ingress`,
+    `filter add dev ${veth} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
+  ]);
+});
+
+test('tbf takes the per-packet overhead', (t) => {
+  const { veth } = linkNames('c');
+  t.deepEqual(shapingCommands('c', { ingress: { rate: 1e6, burst: 16384 }, shaper: { algorithm: 'tbf', overhead: 24 }, qosClasses: [] }), [`qdisc add dev ${veth} root tbf rate 1000000bit burst 16384 latency 50ms overhead 24`]);
+});
+
+test('offload switches become ethtool -K arguments in a fixed order', (t) => {
+  t.deepEqual(offloadArguments({ gso: true, gro: false }), ['gro', 'off', 'gso', 'on']);
+  t.deepEqual(offloadArguments({}), []);
 });

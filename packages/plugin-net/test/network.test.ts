@@ -212,12 +212,92 @@ rootTest('ingress shaping holds the configured rate within 10%', async (t) => {
   t.true(Math.abs(results.at(-1)! - 5e6) < 0.5e6, `measured ${mbit(results)}`);
 });
 
-rootTest('delete --force after the creator is gone releases links, ifb device, lease and bridge from the record', async (t) => {
+/** Two QoS classes under a 10 Mbit/s egress rate: 7 Mbit/s guaranteed to port 5201, 3 Mbit/s to port 5202. */
+const qos = {
+  'bulkhead.network.egress-rate': '10mbit',
+  'bulkhead.network.shaper': JSON.stringify({ quantum: 1514, overhead: 24 }),
+  'bulkhead.network.qos-classes': JSON.stringify([
+    { name: 'fast', rate: '7mbit', prio: 1, match: { dport: 5201 } },
+    { name: 'slow', rate: '3mbit', prio: 2, match: { dport: 5202 } },
+  ]),
+};
+
+/** Bytes sent by each htb class of a device, by class id, from `tc -s class show`. */
+function classBytes(device: string): Record<string, number> {
+  const text = execFileSync('tc', ['-s', 'class', 'show', 'dev', device], { encoding: 'utf8' });
+  return Object.fromEntries([...text.matchAll(/^class htb (\S+) [^\n]*\n\s*Sent (\d+) bytes/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+/**
+ * Runs two iperf3 flows at once from a client with the QoS classes, one to each class's port, and
+ * returns each flow's goodput and the class counters read from outside while the ifb device exists.
+ */
+async function measureClasses(): Promise<{ fast: number; slow: number; bytes: Record<string, number> }> {
+  const server = await start(spec(['sh', '-c', 'iperf3 -s -p 5201 & iperf3 -s -p 5202 & wait'], {}, bridged()));
+  const ids = [server.handle.container.id];
+  try {
+    const address = addressOf(server.handle);
+    const flow = (port: number) => `(for i in $(seq 50); do iperf3 -c ${address} -p ${port} -t 8 -O 2 -J > /tmp/qos-$$-${port}.json 2>/dev/null && exit 0; sleep 0.1; done; exit 1)`;
+    const script = `${flow(5201)} & a=$!; ${flow(5202)} & b=$!; wait $a && wait $b && cat /tmp/qos-$$-5201.json && echo '%%' && cat /tmp/qos-$$-5202.json; rc=$?; rm -f /tmp/qos-$$-*.json; exit $rc`;
+    const client = await start(spec(['sh', '-c', script], {}, bridged(qos)));
+    ids.push(client.handle.container.id);
+    const status = await client.handle.wait();
+    const bytes = classBytes(linkNames(client.handle.container.id).ifb);
+    await client.handle.delete();
+    if (!status.exited || status.code !== 0) throw new Error(`iperf3 client failed: ${client.output()}`);
+    const [fast, slow] = client.output().split('%%').map((text) => (JSON.parse(text) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second);
+    return { fast: fast!, slow: slow!, bytes };
+  } finally {
+    server.handle.kill(9);
+    await server.handle.delete();
+    if (leftovers(ids).length > 0) throw new Error(`left behind: ${leftovers(ids).join(', ')}`);
+  }
+}
+
+rootTest('htb QoS classes share one egress rate, each flow getting at least its guaranteed rate', async (t) => {
+  // Each class within 80% of its guarantee and the sum within 10% over the rate; a run outside
+  // is measured again, up to three times, as the machine may starve a receiver for one run.
+  const within = (r: { fast: number; slow: number }) => r.fast >= 0.8 * 7e6 && r.slow >= 0.8 * 3e6 && r.fast + r.slow <= 11e6;
+  const results: Awaited<ReturnType<typeof measureClasses>>[] = [];
+  while (results.length < 3) {
+    results.push(await measureClasses());
+    if (within(results.at(-1)!)) break;
+  }
+  const summary = results.map((r) => `fast ${(r.fast / 1e6).toFixed(2)}, slow ${(r.slow / 1e6).toFixed(2)} Mbit/s`).join('; ');
+  t.log(`measured ${summary}`);
+  const last = results.at(-1)!;
+  t.true(within(last), `measured ${summary}`);
+  t.true(last.fast > last.slow, `measured ${summary}`);
+  // Counters from outside: each class carried its flow (at least 2 MB in 8 s), the parent all of it.
+  t.true(last.bytes['1:10']! > 2e6 && last.bytes['1:11']! > 2e6, JSON.stringify(last.bytes));
+  t.true(last.bytes['1:1']! >= last.bytes['1:10']! + last.bytes['1:11']!, JSON.stringify(last.bytes));
+});
+
+rootTest('offload switches are set on both ends of the veth pair', async (t) => {
+  const offload = { 'bulkhead.network.offload': JSON.stringify({ gro: true, tso: false, gso: false }) };
+  const { handle } = await start(spec(['sleep', '60'], {}, bridged(offload)));
+  const ids = [handle.container.id];
+  try {
+    const features = (text: string) => Object.fromEntries([...text.matchAll(/^(generic-receive-offload|tcp-segmentation-offload|generic-segmentation-offload): (on|off)/gm)].map((m) => [m[1]!, m[2]!]));
+    const expected = { 'generic-receive-offload': 'on', 'tcp-segmentation-offload': 'off', 'generic-segmentation-offload': 'off' };
+    t.deepEqual(features(execFileSync('ethtool', ['-k', linkNames(handle.container.id).veth], { encoding: 'utf8' })), expected, 'host end');
+    t.deepEqual(features(execFileSync('nsenter', [`--net=/proc/${handle.pid}/ns/net`, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' })), expected, 'container end');
+  } finally {
+    handle.kill(9);
+    await handle.delete();
+  }
+  t.deepEqual(leftovers(ids), []);
+});
+
+rootTest('delete --force after the creator is gone releases links, ifb device with its classes, lease and bridge from the record', async (t) => {
   const id = uniqueId('crash');
   // A detached create whose handle is dropped: only state.json records what was made.
-  await runtime.create(spec(['sleep', '60'], {}, bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.masquerade': 'true' })), { id, detach: true, stdio: 'ignore' });
+  const classes = [{ name: 'up', rate: '500kbit', match: { dport: 5201 } }, { name: 'down', direction: 'ingress', rate: '500kbit', match: { sport: 5201 } }];
+  const annotations = { 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.ingress-rate': '1mbit', 'bulkhead.network.qos-classes': JSON.stringify(classes), 'bulkhead.network.offload': '{"gro":true}', 'bulkhead.network.masquerade': 'true' };
+  await runtime.create(spec(['sleep', '60'], {}, bridged(annotations)), { id, detach: true, stdio: 'ignore' });
   const names = linkNames(id);
   t.true(existsSync(`/sys/class/net/${names.veth}`) && existsSync(`/sys/class/net/${names.ifb}`));
+  t.deepEqual([names.ifb, names.veth].map((device) => Object.keys(classBytes(device)).sort()), [['1:1', '1:10', '1:2'], ['1:1', '1:10', '1:2']]);
   t.true(existsSync(join(stateRoot, '.network', `${BRIDGE}.json`)));
   await new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ securityGroups: groups })).delete(id, { force: true });
   t.deepEqual(leftovers([id]), []);
@@ -229,6 +309,16 @@ rootTest('a failed create undoes links, ifb device, lease and bridge', async (t)
   const id = uniqueId('undo');
   const error = await t.throwsAsync(failing.create(spec(['true'], {}, bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.masquerade': 'true' })), { id, stdio: 'ignore' }));
   t.is(error.message, 'attach hook of plugin @bulkhead/plugin-net: tc -batch -: injected failure');
+  t.deepEqual(leftovers([id]), []);
+});
+
+rootTest('a failed ethtool undoes links, ifb device, lease and bridge', async (t) => {
+  const failingEthtool = { ...hostTools, ethtool: async () => Promise.reject(new Error('ethtool -K: injected failure')) };
+  const failing = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ tools: failingEthtool }));
+  const id = uniqueId('undo');
+  const annotations = bridged({ 'bulkhead.network.egress-rate': '1mbit', 'bulkhead.network.qos-classes': JSON.stringify([{ name: 'a', rate: '500kbit', match: { dscp: 46 } }]), 'bulkhead.network.offload': '{"tso":false}' });
+  const error = await t.throwsAsync(failing.create(spec(['true'], {}, annotations), { id, stdio: 'ignore' }));
+  t.is(error.message, 'attach hook of plugin @bulkhead/plugin-net: ethtool -K: injected failure');
   t.deepEqual(leftovers([id]), []);
 });
 
