@@ -18,19 +18,6 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
   return module.ensureFixtures();
 }
 
-/** Creates an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
-export async function busyboxBundle(change: (config: Record<string, any>) => void): Promise<string> {
-  const { busybox } = await fixtures();
-  const dir = temporaryDir('bulkhead-bundle-');
-  cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  await bulkhead(['spec', '--bundle', dir]);
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  change(config);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
-
-/** A temporary directory, removed when the test process exits. */
 /**
  * Multiplies the waits of tests that poll for a condition. The kernel matrix sets it in its VMs,
  * where software emulation runs code about ten times slower than the host.
@@ -59,6 +46,7 @@ export function uniqueId(name: string): string {
   return `${name}-${process.pid}`;
 }
 
+/** Creates a temporary directory, removed when the test process exits. */
 export function temporaryDir(prefix: string): string {
   const path = mkdtempSync(join(tmpdir(), prefix));
   process.once('exit', () => rmSync(path, { recursive: true, force: true }));

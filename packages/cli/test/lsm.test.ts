@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readLsmStatus } from '@bulkhead/plugin-lsm';
-import { bulkhead, busyboxBundle, leftoverCgroups, listDir, rootTest, stateRoot, uniqueId } from './helpers.js';
+import { bulkhead, leftoverCgroups, listDir, ociBundle, rootTest, stateRoot, uniqueId } from './helpers.js';
 
 // The kernel this runs on decides the outcome: these tests check the rejection on kernels without
 // the LSM, which is what a host without AppArmor or SELinux gives. The AppArmor suite of the
@@ -15,7 +15,7 @@ const cases = [
 
 for (const { lsm, field, change } of cases) {
   (active.includes(lsm) ? test.skip : rootTest)(`${field} without ${lsm} is rejected`, async (t) => {
-    const dir = await busyboxBundle(change);
+    const dir = await ociBundle(change);
     const root = stateRoot();
     const id = uniqueId('lsm');
     const result = await bulkhead(['--root', root, 'run', '--bundle', dir, id]);
