@@ -143,7 +143,9 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
   const userns = usernsContext(spec, mountSetattr);
   planRoot(plan, container, options);
   const context: MountContext = { spec, forced: forcedFlags(options.policy), recursiveAttrs: mountSetattr, userns };
-  (spec.mounts ?? []).forEach((mount, i) => planMount(plan, container.bundle, mount, i, context));
+  (spec.mounts ?? []).forEach((mount, i) => {
+    if (!leftToCgroupPlugin(mount)) planMount(plan, container.bundle, mount, i, context);
+  });
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'), (spec.linux?.devices ?? []).map((device) => device.path));
   }
@@ -170,6 +172,16 @@ function planRoot(plan: Plan, container: Container, options: MountPluginOptions)
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
   }
+}
+
+/**
+ * cgroup and cgroup2 mounts are planned by the cgroup plugin, which knows the container's own
+ * cgroup directories and shows only those; it runs later in the filesystem phase, so such a mount
+ * is made after every other mount of the spec. A runtime composed without the cgroup plugin gets
+ * no cgroup filesystem in the container.
+ */
+function leftToCgroupPlugin(mount: Mount): boolean {
+  return (mount.type === 'cgroup' || mount.type === 'cgroup2') && !parseMountOptions(mount.options).bind;
 }
 
 interface MountContext {
