@@ -32,6 +32,9 @@ export interface MountPluginOptions {
   overlay?: OverlayRoot;
 }
 
+/** The slot that holds the directory a tmpcopyup mount covers, until it is copied. */
+const COPY_UP_SLOT = 'tmpcopyup';
+
 /** Filesystems that may only be mounted on a real directory, reached without symlinks. */
 const NOFOLLOW_TYPES = new Set(['proc', 'sysfs']);
 export { HOST_DIRECTORIES, BUILTIN_TMP_SIZE } from './builtin-root.js';
@@ -110,6 +113,7 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   for (const option of options.unsupported) validation.problem(`${path}.options`, `option ${option} is not supported by this runtime`);
   if (!options.bind && typeof mount.type !== 'string') validation.problem(`${path}.type`, 'is required for a mount that is not a bind mount');
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
+  if (options.copyUp && (options.bind || mount.type !== 'tmpfs')) validation.problem(`${path}.options`, 'tmpcopyup applies only to a tmpfs mount');
   validateIdmap(validation, mount, path, options, process.geteuid!());
 }
 
@@ -211,6 +215,8 @@ function planMount(plan: Plan, bundle: string, mount: Mount, index: number, cont
     // executor retries with the flags the kernel locked, on EPERM) or, in a user namespace, on
     // mount_setattr, which keeps them.
     if (flags.length > 0) plan.add(PLUGIN_NAME, 'filesystem', bindFlagsStep(context.userns, target, flags, options.recursive));
+  } else if (options.copyUp) {
+    planCopyUp(plan, mount, target, flags, data);
   } else {
     const nofollow = NOFOLLOW_TYPES.has(mount.type!) ? { nofollow: true } : {};
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags, data, create: 'directory', ...nofollow });
@@ -219,6 +225,18 @@ function planMount(plan: Plan, bundle: string, mount: Mount, index: number, cont
   if (options.propagation.length > 0) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: options.propagation, data: null, create: 'none' });
   }
+}
+
+/**
+ * tmpcopyup: the directory the tmpfs covers is opened first (a missing one is created by the
+ * mount and copies nothing), and what it holds is copied into the new tmpfs. Without a mode in
+ * the options, the tmpfs also takes the directory's owner and mode, as it does in other runtimes.
+ */
+function planCopyUp(plan: Plan, mount: Mount, target: { path: string; root: string }, flags: MountFlag[], data: string | null): void {
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-in-root', target, slot: COPY_UP_SLOT }, ['ENOENT']);
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? 'tmpfs', target, fstype: 'tmpfs', flags, data, create: 'directory' });
+  const explicitMode = (data ?? '').split(',').some((option) => option.startsWith('mode='));
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'copy-tree', slot: COPY_UP_SLOT, target, topMetadata: !explicitMode });
 }
 
 /** rro, rnosuid and the other recursive options: one mount_setattr(AT_RECURSIVE) over the mount and every mount below it. */
