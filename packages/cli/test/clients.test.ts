@@ -7,12 +7,6 @@ import { BULKHEAD, fixtures, temporaryDir, uniqueId } from './helpers.js';
 /*
  * podman and containerd driving bulkhead as their OCI runtime. Every scenario runs once with
  * runc, the reference, and once with bulkhead, and compares what the container printed.
- *
- * NOTE: the podman runs with bulkhead are marked failing, because this runtime does not handle
- * all that podman's config.json sets yet: a cgroup mount at /sys/fs/cgroup fails with EBUSY on
- * cgroup v1, a device rule denies every device (runc adds its default device list to it, so
- * /dev/null and /dev/ptmx stay usable), and --read-only adds the tmpcopyup mount option. A run
- * that starts to pass fails its test, so that the mark is removed.
  */
 
 const hasCommand = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -128,7 +122,7 @@ for (const [title, scenario] of Object.entries(PODMAN_SCENARIOS)) {
     t.not(outcome.stdout, '');
   });
 
-  podmanTest.serial.failing(`podman with bulkhead: ${title}`, async (t) => {
+  podmanTest.serial(`podman with bulkhead: ${title}`, async (t) => {
     const expected = await withRunc();
     const outcome = await scenario('bulkhead');
     t.is(outcome.code, expected.code, outcome.stderr);
