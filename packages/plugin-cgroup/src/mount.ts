@@ -3,8 +3,8 @@ import { findNamespace, type ContainerSpec, type Mount, type MountFlag, type Pat
 import type { CgroupRecord } from './driver.js';
 
 /**
- * Mounts of these types are planned here, not by the mount plugin: only this plugin knows the
- * container's cgroup directories, and a plain cgroup mount would show the host's whole tree (on
+ * Mounts of these types are planned here, not by the mount plugin, because only this plugin has the
+ * container's cgroup directories in its record, and a plain cgroup mount would show the host's whole tree (on
  * cgroup v1 the kernel even refuses it with EBUSY when the options differ from the host's mount).
  */
 export const CGROUP_MOUNT_TYPES: ReadonlySet<string> = new Set(['cgroup', 'cgroup2']);
@@ -12,7 +12,7 @@ export const CGROUP_MOUNT_TYPES: ReadonlySet<string> = new Set(['cgroup', 'cgrou
 /** Flags every cgroup mount gets, as other runtimes set them. */
 const BASE_FLAGS: MountFlag[] = ['MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'];
 
-/** The spec's mounts that this plugin plans: cgroup and cgroup2 mounts that are not binds. */
+/** Returns the spec's mounts that this plugin plans: cgroup and cgroup2 mounts that are not binds. */
 export function cgroupMounts(spec: ContainerSpec): Mount[] {
   return (spec.mounts ?? []).filter((mount) => CGROUP_MOUNT_TYPES.has(mount.type ?? '') && !isBind(mount));
 }
@@ -21,7 +21,7 @@ function isBind(mount: Mount): boolean {
   return (mount.options ?? []).some((option) => option === 'bind' || option === 'rbind');
 }
 
-/** Whether the mount's options end read-only: the last of "ro" and "rw" wins, as in fstab. */
+/** Returns whether the mount ends read-only. The last of "ro" and "rw" wins, as in fstab. */
 function readonly(mount: Mount): boolean {
   return (mount.options ?? []).filter((option) => option === 'ro' || option === 'rw').at(-1) === 'ro';
 }
@@ -35,7 +35,7 @@ function readonly(mount: Mount): boolean {
  * "cpu,cpuacct"). Named hierarchies such as name=systemd are not shown.
  *
  * cgroup v2: a cgroup2 mount when the container has a cgroup namespace of its own, whose root is
- * the container's cgroup; without one, a bind of the container's directory.
+ * the container's cgroup. Without one, a bind of the container's directory.
  *
  * Without a record (a non-root user's container that runs without a cgroup) the destination gets
  * an empty tmpfs: there is no directory of the container's own to show.

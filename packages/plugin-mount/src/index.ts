@@ -32,7 +32,7 @@ export interface MountPluginOptions {
   overlay?: OverlayRoot;
 }
 
-/** The slot that holds the directory a tmpcopyup mount covers, until it is copied. */
+/** The slot that contains the directory a tmpcopyup mount covers, until it is copied. */
 const COPY_UP_SLOT = 'tmpcopyup';
 
 /** Filesystems that may only be mounted on a real directory, reached without symlinks. */
@@ -179,8 +179,8 @@ function planRoot(plan: Plan, container: Container, options: MountPluginOptions)
 }
 
 /**
- * cgroup and cgroup2 mounts are planned by the cgroup plugin, which knows the container's own
- * cgroup directories and shows only those; it runs later in the filesystem phase, so such a mount
+ * cgroup and cgroup2 mounts are planned by the cgroup plugin, which has the container's own
+ * cgroup directories and shows only those. It runs later in the filesystem phase, so such a mount
  * is made after every other mount of the spec. A runtime composed without the cgroup plugin gets
  * no cgroup filesystem in the container.
  */
@@ -229,7 +229,7 @@ function planMount(plan: Plan, bundle: string, mount: Mount, index: number, cont
 
 /**
  * tmpcopyup: the directory the tmpfs covers is opened first (a missing one is created by the
- * mount and copies nothing), and what it holds is copied into the new tmpfs. Without a mode in
+ * mount and copies nothing), and its contents are copied into the new tmpfs. Without a mode in
  * the options, the tmpfs also takes the directory's owner and mode, as it does in other runtimes.
  */
 function planCopyUp(plan: Plan, mount: Mount, target: { path: string; root: string }, flags: MountFlag[], data: string | null): void {

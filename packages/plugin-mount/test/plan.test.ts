@@ -98,7 +98,7 @@ test('invalid mounts are reported with their paths', (t) => {
   );
 });
 
-test('tmpcopyup opens the covered directory, mounts the tmpfs and copies into it', (t) => {
+test('tmpcopyup: open, mount, copy', (t) => {
   const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }, { destination: '/tmp', type: 'tmpfs', options: ['tmpcopyup', 'mode=1777'] }] })).steps());
   const target = { path: '/run', root: 'rootfs' };
   const at = steps.findIndex((s) => s.op === 'open-in-root');
@@ -110,7 +110,7 @@ test('tmpcopyup opens the covered directory, mounts the tmpfs and copies into it
   t.like(steps[at + 5], { op: 'copy-tree', target: { path: '/tmp' }, topMetadata: false }, 'an explicit mode keeps the tmpfs mode');
 });
 
-test('a missing covered directory is tolerated: the mount creates it and nothing is copied', (t) => {
+test('tmpcopyup tolerates a missing directory', (t) => {
   const planned = runtime().describe(spec({ mounts: [{ destination: '/run', type: 'tmpfs', options: ['tmpcopyup'] }] })).steps();
   t.deepEqual(planned.find((s) => s.step.op === 'open-in-root')!.tolerate, ['ENOENT']);
 });
