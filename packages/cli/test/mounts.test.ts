@@ -223,6 +223,29 @@ rootTest('hostile root: mount destinations through symlinks stay inside the root
   t.deepEqual(hostMounts(), before);
 });
 
+rootTest('tmpcopyup fills the tmpfs with the covered directory, and symlinks stay inside the root', async (t) => {
+  const host = temporaryDir('bulkhead-host-');
+  writeFileSync(join(host, 'secret'), 'host\n');
+  const dir = await bundle((config, rootfs) => {
+    mkdirSync(join(rootfs, 'seed', 'sub'), { recursive: true, mode: 0o750 });
+    writeFileSync(join(rootfs, 'seed', 'sub', 'file'), 'seeded\n', { mode: 0o640 });
+    symlinkSync('/etc/passwd', join(rootfs, 'seed', 'passwd'));
+    symlinkSync(host, join(rootfs, 'escape'));
+    mkdirSync(join(rootfs, host), { recursive: true });
+    writeFileSync(join(rootfs, host, 'inside'), 'inside\n');
+    config.mounts.push(
+      { destination: '/seed', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] },
+      { destination: '/escape', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+    );
+    config.process.args = ['sh', '-c', 'cat /seed/sub/file; stat -c "%a %F" /seed/sub /seed/sub/file /seed/passwd; echo new > /seed/new && echo writable; ls -A /escape; grep -c " /seed tmpfs " /proc/self/mounts'];
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('copyup')]);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.trim().split('\n'), ['seeded', '750 directory', '640 regular file', '777 symbolic link', 'writable', 'inside', '1']);
+  t.false(existsSync(join(dir, 'rootfs', 'seed', 'new')), 'the write went to the tmpfs, not the root filesystem');
+  t.deepEqual(hostTree(host), [`${host}/secret:host\n`], 'the host directory behind the symlink was neither read into the tmpfs nor changed');
+});
+
 rootTest('dot-dot in a destination is rejected before anything runs', async (t) => {
   const dir = await bundle((config) => config.mounts.push({ destination: '/tmp/../../escape', type: 'tmpfs', source: 'tmpfs' }));
   const root = stateRoot();

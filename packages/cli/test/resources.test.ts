@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import test from 'ava';
-import { bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, ociBundle, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 const ID_CG1 = uniqueId('cg1');
 const ID_OOM_TEST = uniqueId('oom-test');
@@ -32,6 +33,27 @@ rootTest('raising a hard rlimit names the rlimit', async (t) => {
   const result = await bulkhead(['run', '--rootfs', busybox, '--ulimit', 'nofile=1048576:99999999', 'true']);
   t.is(result.code, 1);
   t.regex(result.stderr, /RLIMIT_NOFILE/);
+});
+
+rootTest('a cgroup mount shows the container only its own cgroups, and a deny-all device rule keeps the default devices', async (t) => {
+  if (!existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes')) {
+    t.pass('this host has no cgroup v1 memory hierarchy');
+    return;
+  }
+  const id = uniqueId('cgmount');
+  // The limit in the container's view, the cgroups below the shown ones (none: the host's others
+  // are out of sight), /dev/null and /dev/ptmx usable, and the binds read-only.
+  const script = 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; find /sys/fs/cgroup -mindepth 2 -type d | wc -l; echo x > /dev/null && echo null-ok; test -c /dev/ptmx && head -c0 /dev/ptmx && echo ptmx-ok; mkdir /sys/fs/cgroup/memory/x 2>/dev/null || echo read-only';
+  const bundle = await ociBundle((config) => {
+    config.process.args = ['sh', '-c', script];
+    config.process.terminal = false;
+    config.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+    config.linux.resources = { memory: { limit: 48 * 1024 * 1024 }, devices: [{ allow: false, access: 'rwm' }] };
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', bundle, id]);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.trim().split('\n'), [String(48 * 1024 * 1024), '0', 'null-ok', 'ptmx-ok', 'read-only']);
+  t.deepEqual(leftoverCgroups(id), []);
 });
 
 rootTest('created container cgroup is removed by delete from another process', async (t) => {

@@ -50,6 +50,8 @@ enum plan_op {
 	OP_MOUNT_SLOT = 32,
 	OP_MKNOD = 33,
 	OP_LINK_UP = 34,
+	OP_OPEN_IN_ROOT = 36,
+	OP_COPY_TREE = 37,
 	OP_COUNT
 };
 

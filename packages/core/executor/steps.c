@@ -53,6 +53,8 @@ static const struct op_entry op_table[OP_COUNT] = {
 	[OP_MOUNT_NOFOLLOW] = { "?s?i?ri", op_mount_nofollow },
 	[OP_MOUNT_SLOT] = { "fsiri", op_mount_slot },
 	[OP_MKNOD] = { "siiiiir", op_mknod },
+	[OP_OPEN_IN_ROOT] = { "srf", op_open_in_root },
+	[OP_COPY_TREE] = { "fsri", op_copy_tree },
 };
 
 /* Returns the arg signature of op, or NULL for an unknown op. */

@@ -29,6 +29,9 @@ step_function op_open_root, op_mount, op_mount_setattr, op_mkdir, op_symlink;
 step_function op_pivot_root, op_move_root, op_write_file, op_open_path, op_wait_fifo;
 step_function op_mount_nofollow, op_mount_slot, op_mknod;
 
+/* steps_copy.c */
+step_function op_open_in_root, op_copy_tree;
+
 /* steps_proc.c */
 step_function op_sethostname, op_setdomainname, op_chdir, op_setgroups, op_setresgid;
 step_function op_setresuid, op_setrlimit, op_prctl, op_umask, op_unshare, op_capset;

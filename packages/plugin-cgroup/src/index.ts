@@ -10,6 +10,7 @@ import { completeChange } from './update.js';
 import { validateCgroupFields } from './validate.js';
 import { CgroupEventStream, type CgroupEventOptions } from './stream.js';
 import { PressureController, type AdjustOptions } from './adjust.js';
+import { cgroupMounts, planCgroupMount } from './mount.js';
 
 export const PLUGIN_NAME = '@bulkhead/plugin-cgroup';
 
@@ -36,11 +37,14 @@ export function cgroupPlugin(options: CgroupPluginOptions = {}): Plugin {
         const driver = await prepareCgroup(fs, container);
         if (driver !== undefined) drivers.set(container, driver);
       });
-      hooks.plan.tap((plan, { spec }) => {
+      hooks.plan.tap((plan, container) => {
+        const { spec } = container;
         const entry = findNamespace(spec, 'cgroup');
         if (entry?.path !== undefined) plan.namespace(PLUGIN_NAME, 'cgroup', entry.path);
         // Not a clone flag: the namespace must be rooted at the cgroup that attach moves the child into.
         else if (entry !== undefined) plan.add(PLUGIN_NAME, 'host', { op: 'unshare', namespaces: ['cgroup'] });
+        // The spec's cgroup mounts, which the mount plugin leaves to this plugin (see mount.ts).
+        for (const mount of cgroupMounts(spec)) planCgroupMount(plan, PLUGIN_NAME, spec, mount, cgroupRecord(container));
       });
       // A non-root user's container may run without a cgroup (see cgroupsDelegated).
       hooks.attach.tap((container) => drivers.get(container)?.enter(container.pid!));
@@ -170,6 +174,7 @@ export function adjustResources(container: Container, options: AdjustOptions & C
   return new PressureController(container, openDriver(fs, record), fs, record, options);
 }
 
+export { DEFAULT_DEVICE_RULES } from './devices.js';
 export { sharesToWeight, blkioWeightToIoWeight } from './convert.js';
 export { detectLayout, type Layout, type Hierarchy } from './detect.js';
 export { nodeCgroupFs, type CgroupFs } from './fs.js';

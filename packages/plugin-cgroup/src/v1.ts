@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { SpecProblem } from '@bulkhead/core';
 import { readFile, readOptional, writeFile, type CgroupFs } from './fs.js';
 import { anyMembers, device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
+import { deviceRules } from './devices.js';
 import { THROTTLES, type BlockIO, type Cpu, type LinuxResources, type Memory } from './resources.js';
 
 const R = 'linux.resources';
@@ -91,7 +92,7 @@ export class V1Driver implements CgroupDriver {
     this.applyNetwork(resources.network);
 
     // The rules apply in order, as the runtime-spec requires; a deny-all rule usually comes first.
-    for (const rule of resources.devices ?? []) {
+    for (const rule of deviceRules(resources.devices)) {
       const number = (value: number | undefined) => (value === undefined || value === -1 ? '*' : String(value));
       this.write('devices', rule.allow ? 'devices.allow' : 'devices.deny', `${rule.type ?? 'a'} ${number(rule.major)}:${number(rule.minor)} ${rule.access ?? 'rwm'}`);
     }

@@ -20,7 +20,7 @@ const V1_ONLY: [(r: LinuxResources) => unknown, string, string][] = [
   [(r) => r.cpu?.realtimePeriod, 'cpu.realtimePeriod', 'cgroup v2 has no realtime bandwidth files'],
   [(r) => r.blockIO?.leafWeight, 'blockIO.leafWeight', 'cgroup v2 has no leaf weights'],
   [(r) => r.network, 'network', 'net_cls and net_prio exist only on cgroup v1'],
-  [(r) => ((r.devices ?? []).length > 0 ? r.devices : undefined), 'devices', 'device rules on cgroup v2 need an eBPF program, which this plugin does not load'],
+  [(r) => ((r.devices ?? []).length > 0 ? r.devices : undefined), 'devices', 'device rules on cgroup v2 need a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup, which this plugin does not implement yet; remove linux.resources.devices or run on cgroup v1'],
 ];
 
 /** cgroup v2: one directory in the unified hierarchy, with controllers enabled by each parent. */

@@ -32,6 +32,9 @@ export interface MountPluginOptions {
   overlay?: OverlayRoot;
 }
 
+/** The slot that contains the directory a tmpcopyup mount covers, until it is copied. */
+const COPY_UP_SLOT = 'tmpcopyup';
+
 /** Filesystems that may only be mounted on a real directory, reached without symlinks. */
 const NOFOLLOW_TYPES = new Set(['proc', 'sysfs']);
 export { HOST_DIRECTORIES, BUILTIN_TMP_SIZE } from './builtin-root.js';
@@ -110,6 +113,7 @@ function validateMount(validation: ValidationContext, mount: Mount, path: string
   for (const option of options.unsupported) validation.problem(`${path}.options`, `option ${option} is not supported by this runtime`);
   if (!options.bind && typeof mount.type !== 'string') validation.problem(`${path}.type`, 'is required for a mount that is not a bind mount');
   if (options.bind && typeof mount.source !== 'string') validation.problem(`${path}.source`, 'is required for a bind mount');
+  if (options.copyUp && (options.bind || mount.type !== 'tmpfs')) validation.problem(`${path}.options`, 'tmpcopyup applies only to a tmpfs mount');
   validateIdmap(validation, mount, path, options, process.geteuid!());
 }
 
@@ -143,7 +147,9 @@ function planMounts(plan: Plan, container: Container, options: MountPluginOption
   const userns = usernsContext(spec, mountSetattr);
   planRoot(plan, container, options);
   const context: MountContext = { spec, forced: forcedFlags(options.policy), recursiveAttrs: mountSetattr, userns };
-  (spec.mounts ?? []).forEach((mount, i) => planMount(plan, container.bundle, mount, i, context));
+  (spec.mounts ?? []).forEach((mount, i) => {
+    if (!leftToCgroupPlugin(mount)) planMount(plan, container.bundle, mount, i, context);
+  });
   if (spec.mounts?.some((m) => m.destination === '/dev' && !parseMountOptions(m.options).bind)) {
     planDevices(plan, PLUGIN_NAME, spec.mounts.some((m) => m.destination === '/dev/pts'), (spec.linux?.devices ?? []).map((device) => device.path));
   }
@@ -170,6 +176,16 @@ function planRoot(plan: Plan, container: Container, options: MountPluginOptions)
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: rootfs, target: { path: rootfs }, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, create: 'none' });
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-root', path: rootfs, slot: 'rootfs' });
   }
+}
+
+/**
+ * cgroup and cgroup2 mounts are planned by the cgroup plugin, which has the container's own
+ * cgroup directories and shows only those. It runs later in the filesystem phase, so such a mount
+ * is made after every other mount of the spec. A runtime composed without the cgroup plugin gets
+ * no cgroup filesystem in the container.
+ */
+function leftToCgroupPlugin(mount: Mount): boolean {
+  return (mount.type === 'cgroup' || mount.type === 'cgroup2') && !parseMountOptions(mount.options).bind;
 }
 
 interface MountContext {
@@ -199,6 +215,8 @@ function planMount(plan: Plan, bundle: string, mount: Mount, index: number, cont
     // executor retries with the flags the kernel locked, on EPERM) or, in a user namespace, on
     // mount_setattr, which keeps them.
     if (flags.length > 0) plan.add(PLUGIN_NAME, 'filesystem', bindFlagsStep(context.userns, target, flags, options.recursive));
+  } else if (options.copyUp) {
+    planCopyUp(plan, mount, target, flags, data);
   } else {
     const nofollow = NOFOLLOW_TYPES.has(mount.type!) ? { nofollow: true } : {};
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? mount.type!, target, fstype: mount.type!, flags, data, create: 'directory', ...nofollow });
@@ -207,6 +225,18 @@ function planMount(plan: Plan, bundle: string, mount: Mount, index: number, cont
   if (options.propagation.length > 0) {
     plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: null, target, fstype: null, flags: options.propagation, data: null, create: 'none' });
   }
+}
+
+/**
+ * tmpcopyup: the directory the tmpfs covers is opened first (a missing one is created by the
+ * mount and copies nothing), and its contents are copied into the new tmpfs. Without a mode in
+ * the options, the tmpfs also takes the directory's owner and mode, as it does in other runtimes.
+ */
+function planCopyUp(plan: Plan, mount: Mount, target: { path: string; root: string }, flags: MountFlag[], data: string | null): void {
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'open-in-root', target, slot: COPY_UP_SLOT }, ['ENOENT']);
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'mount', source: mount.source ?? 'tmpfs', target, fstype: 'tmpfs', flags, data, create: 'directory' });
+  const explicitMode = (data ?? '').split(',').some((option) => option.startsWith('mode='));
+  plan.add(PLUGIN_NAME, 'filesystem', { op: 'copy-tree', slot: COPY_UP_SLOT, target, topMetadata: !explicitMode });
 }
 
 /** rro, rnosuid and the other recursive options: one mount_setattr(AT_RECURSIVE) over the mount and every mount below it. */

@@ -12,6 +12,8 @@ export interface ParsedOptions {
   data: string[];
   /** An idmapped bind mount: `idmap` idmaps the mount itself, `ridmap` its submounts too. */
   idmap: 'none' | 'idmap' | 'ridmap';
+  /** tmpcopyup: a tmpfs starts with a copy of what the directory it covers holds. */
+  copyUp: boolean;
   /** Options this runtime does not support, reported by validation. */
   unsupported: string[];
   /** mount_setattr(2) attributes of the recursive options (rro, rnosuid, ...), for the mount and every mount below it. */
@@ -91,18 +93,20 @@ const RECURSIVE: Record<string, { set: MountAttr[]; clear: MountAttr[] }> = {
 };
 
 /** Options that other runtimes accept but bulkhead does not implement yet. */
-const UNSUPPORTED = new Set(['tmpcopyup', 'copy-symlink']);
+const UNSUPPORTED = new Set(['copy-symlink']);
 
 /** Parses OCI mount options (the fstab words) in order; a later word overrides an earlier one. */
 export function parseMountOptions(options: readonly string[] = []): ParsedOptions {
   const flags = new Set<MountFlag>();
   const set = new Set<MountAttr>();
   const clear = new Set<MountAttr>();
-  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, idmap: 'none', data: [], unsupported: [], recursiveAttrs: { set: [], clear: [], options: [] } };
+  const parsed: ParsedOptions = { flags: [], propagation: [], bind: false, recursive: false, idmap: 'none', data: [], copyUp: false, unsupported: [], recursiveAttrs: { set: [], clear: [], options: [] } };
   for (const option of options) {
     if (option === 'bind' || option === 'rbind') {
       parsed.bind = true;
       parsed.recursive ||= option === 'rbind';
+    } else if (option === 'tmpcopyup') {
+      parsed.copyUp = true;
     } else if (option === 'idmap' || option === 'ridmap') {
       parsed.idmap = option;
     } else if (option in SETS) {

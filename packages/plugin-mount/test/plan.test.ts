@@ -81,7 +81,8 @@ test('invalid mounts are reported with their paths', (t) => {
     { destination: '/a/../b', type: 'tmpfs' },
     { destination: '/c', options: ['bind'] },
     { destination: '/d' },
-    { destination: '/e', type: 'tmpfs', options: ['tmpcopyup'] },
+    { destination: '/e', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] },
+    { destination: '/f', type: 'tmpfs', options: ['copy-symlink'] },
   ];
   const error = t.throws(() => runtime().validate(spec({ mounts }))) as SpecError;
   t.deepEqual(
@@ -91,9 +92,32 @@ test('invalid mounts are reported with their paths', (t) => {
       'mounts[1].destination: must not contain ".."',
       'mounts[2].source: is required for a bind mount',
       'mounts[3].type: is required for a mount that is not a bind mount',
-      'mounts[4].options: option tmpcopyup is not supported by this runtime',
+      'mounts[4].options: tmpcopyup applies only to a tmpfs mount',
+      'mounts[5].options: option copy-symlink is not supported by this runtime',
     ],
   );
+});
+
+test('tmpcopyup: open, mount, copy', (t) => {
+  const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }, { destination: '/tmp', type: 'tmpfs', options: ['tmpcopyup', 'mode=1777'] }] })).steps());
+  const target = { path: '/run', root: 'rootfs' };
+  const at = steps.findIndex((s) => s.op === 'open-in-root');
+  t.deepEqual(steps.slice(at, at + 3), [
+    { op: 'open-in-root', target, slot: 'tmpcopyup' },
+    { op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: ['MS_NOSUID'], data: null, create: 'directory' },
+    { op: 'copy-tree', slot: 'tmpcopyup', target, topMetadata: true },
+  ]);
+  t.like(steps[at + 5], { op: 'copy-tree', target: { path: '/tmp' }, topMetadata: false }, 'an explicit mode keeps the tmpfs mode');
+});
+
+test('tmpcopyup tolerates a missing directory', (t) => {
+  const planned = runtime().describe(spec({ mounts: [{ destination: '/run', type: 'tmpfs', options: ['tmpcopyup'] }] })).steps();
+  t.deepEqual(planned.find((s) => s.step.op === 'open-in-root')!.tolerate, ['ENOENT']);
+});
+
+test('cgroup mounts are left to the cgroup plugin', (t) => {
+  const steps = mine(runtime().describe(spec({ mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro'] }] })).steps());
+  t.false(steps.some((s) => s.op === 'mount' && s.fstype === 'cgroup'));
 });
 
 test('missing root directory is a spec problem', (t) => {

@@ -85,6 +85,10 @@ export function describeStep(step: Step): string {
       return `pass fds ${step.first}..${step.first + step.count - 1} on as fds 3..${2 + step.count}`;
     case 'move-root':
       return `move ${step.slot} onto / and chroot into it (no pivot_root)`;
+    case 'open-in-root':
+      return `open directory ${where(step.target)} as ${step.slot}`;
+    case 'copy-tree':
+      return `copy the contents of ${step.slot} into ${where(step.target)}${step.topMetadata ? ' with its owner and mode' : ''}`;
   }
 }
 

@@ -39,6 +39,8 @@ const OPS: Record<Step['op'], number> = {
   'mount-slot': 32,
   mknod: 33,
   'link-up': 34,
+  'open-in-root': 36,
+  'copy-tree': 37,
 };
 
 /** clockid_t values that /proc/PID/timens_offsets takes. */
@@ -178,6 +180,10 @@ function stepArgs(step: Step, slots: SlotTable): Arg[] {
       return [int(step.first), int(step.count)];
     case 'move-root':
       return [int(slots.lookup(step.slot))];
+    case 'open-in-root':
+      return [str(step.target.path), root(step.target), int(slots.define(step.slot))];
+    case 'copy-tree':
+      return [int(slots.lookup(step.slot)), str(step.target.path), root(step.target), int(step.topMetadata ? 1 : 0)];
   }
 }
 

@@ -144,7 +144,16 @@ export type Step =
   /** The executor's fds first .. first+count-1 become the process's fds 3 .. 3+count-1. */
   | { op: 'preserve-fds'; first: number; count: number }
   /** MS_MOVE the root in the slot onto "/" and chroot into it: for roots where pivot_root fails. */
-  | { op: 'move-root'; slot: string };
+  | { op: 'move-root'; slot: string }
+  /** Opens the directory at `target` into `slot` (emptied first), to read it after a mount covers it. */
+  | { op: 'open-in-root'; target: PathArg; slot: string }
+  /**
+   * Copies the contents of the directory in `slot` into the directory at `target` without
+   * following symlinks (they are copied as symlinks), then empties the slot; an empty slot copies
+   * nothing. `topMetadata` also gives `target` the source directory's owner, mode and times.
+   * Hard links become separate files, and extended attributes are not copied.
+   */
+  | { op: 'copy-tree'; slot: string; target: PathArg; topMetadata: boolean };
 
 /**
  * fds the executor receives beyond stdio and the sync socket start at this number, in the order
