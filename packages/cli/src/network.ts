@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ContainerSpec } from '@bulkhead/core';
-import { ANNOTATIONS } from '@bulkhead/plugin-net';
+import type { Container, ContainerSpec } from '@bulkhead/core';
+import { ANNOTATIONS, hasIntrusionDetectors, watchIntrusions, type IntrusionEvent } from '@bulkhead/plugin-net';
 import { usageError } from './usage.js';
 
 /** Network flags of `bulkhead run`, as given on the command line. */
@@ -155,4 +155,17 @@ export function parseOffloadFlag(value: string): Record<string, boolean> {
     offload[key] = state === 'on';
   }
   return offload;
+}
+
+/**
+ * Starts the intrusion watcher of a running container whose firewall has detectors, so that each
+ * blocked source is recorded in its audit file. A failed reading is a warning on stderr. Returns
+ * the stop function, which does nothing for a container without detectors.
+ */
+export function startIntrusionWatch(container: Container, onBlock?: (event: IntrusionEvent) => void): () => Promise<void> {
+  if (!hasIntrusionDetectors(container.spec)) return async () => {};
+  const watcher = watchIntrusions(container);
+  watcher.on('error', (error) => process.stderr.write(`bulkhead: warning: ${error.message}\n`));
+  if (onBlock !== undefined) watcher.on('block', onBlock);
+  return () => watcher.close();
 }

@@ -28,7 +28,7 @@ OCI runtime commands, as runc has them:
   state ID                                     print the container's state as JSON
   kill [--all] ID [SIGNAL]                     send SIGNAL (default SIGTERM)
   pause ID, resume ID                          freeze and thaw every process of the container
-  events [--interval 5s] [--stats] ID          print statistics and enforcement events as JSON lines
+  events [--interval 5s] [--stats] ID          print statistics, enforcement events and intrusion blocks as JSON lines
   update [flags] ID, update --resources FILE ID
                                                change limits: --memory, --memory-swap, --memory-reservation,
                                                --cpu-quota, --cpu-period, --cpu-shares, --cpuset-cpus,

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { findNamespace, type ContainerSpec } from '@bulkhead/core';
 
+export const PLUGIN_NAME = '@bulkhead/plugin-net';
+
 /** Annotations that carry a container's network settings, for OCI bundles and the library alike. */
 export const ANNOTATIONS = Object.freeze({
   mode: 'bulkhead.network.mode',

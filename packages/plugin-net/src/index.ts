@@ -1,12 +1,12 @@
 import { dirname, join } from 'node:path';
 import { planNamespace, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
-import { checkRule, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
+import { checkRule, PLUGIN_NAME, readNetworkConfig, type FirewallRule, type NetworkConfig } from './config.js';
 import { bridgeCommands, CONTAINER_LINK, offloadArguments, firewallRuleset, floodCommands, vxlanName, hostLinkCommands, linkNames, masqueradeRuleset, natTable, shapingCommands } from './commands.js';
 import { cniAdd, cniDel, DEFAULT_CNI_PATH, type CniRecord } from './cni.js';
 import { lease, newNetwork, readNetwork, withNetworkLock, writeNetwork } from './ipam.js';
 import { hostTools, type NetTools } from './tools.js';
 
-export const PLUGIN_NAME = '@bulkhead/plugin-net';
+export { PLUGIN_NAME };
 
 export interface NetPluginOptions {
   /** Named security groups: rule lists that several containers share by naming them. */
@@ -197,4 +197,5 @@ export { linkNames, qosClassId, FIREWALL_TABLE } from './commands.js';
 export { cniCheck, readCniConfig, DEFAULT_CNI_PATH, type CniConfList, type CniRecord } from './cni.js';
 export { networkStats, type NetworkStats, type InterfaceStats, type RuleCounter } from './stats.js';
 export { intrusionSignals, type IntrusionSignals } from './intrusion.js';
+export { hasIntrusionDetectors, INTRUSION_ACTION, INTRUSION_FIELD, IntrusionWatcher, newBlocks, watchIntrusions, type IntrusionEvent, type IntrusionWatchOptions } from './watch.js';
 export { hostTools, type NetTools } from './tools.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerSpec, type SpecError } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { netPlugin, parseRate, parseSize, linkNames, readNetworkConfig } from '../src/index.js';
+import { hasIntrusionDetectors, netPlugin, newBlocks, parseRate, parseSize, linkNames, readNetworkConfig } from '../src/index.js';
 import { bridgeCommands, firewallRuleset, floodCommands, hostLinkCommands, offloadArguments, shapingCommands, vxlanName } from '../src/commands.js';
 import { lease, newNetwork } from '../src/ipam.js';
 import { parseNetDev, ruleCounters } from '../src/stats.js';
@@ -166,6 +166,22 @@ test('intrusion rules drop blocked sources first and count probes last', (t) => 
   const order = ['comment "intrusion block"', 'comment "syn flood"', 'comment "rule 0"', 'comment "port scan"', 'comment "ingress policy"'].map((text) => input.indexOf(text));
   t.true(order.every((position, i) => position >= 0 && (i === 0 || position > order[i - 1]!)), input);
   t.true(input.includes('update @syn-flood { ip saddr limit rate over 100/second burst 100 packets } add @blocked { ip saddr } counter drop'));
+});
+
+test('newBlocks reports first and renewed blocks', (t) => {
+  const seen = new Map<string, number>();
+  t.deepEqual(newBlocks(seen, [{ address: '10.0.0.2', expiresIn: 30 }], 0), [{ address: '10.0.0.2', expiresIn: 30 }]);
+  // One second later nft reports 29 or, rounding the other way, 28 seconds left: the same block.
+  t.deepEqual(newBlocks(seen, [{ address: '10.0.0.2', expiresIn: 28 }, { address: '10.0.0.3', expiresIn: 30 }], 1000), [{ address: '10.0.0.3', expiresIn: 30 }]);
+  t.deepEqual(newBlocks(seen, [{ address: '10.0.0.3', expiresIn: 29 }], 2000), [], 'a block that expired is no event');
+  t.deepEqual(newBlocks(seen, [{ address: '10.0.0.3', expiresIn: 30 }], 12_000), [{ address: '10.0.0.3', expiresIn: 30 }], 'the block ended and began again between readings');
+  t.deepEqual(newBlocks(seen, [{ address: '10.0.0.2', expiresIn: 30 }], 13_000), [{ address: '10.0.0.2', expiresIn: 30 }], 'blocked again after it had expired');
+});
+
+test('intrusion detectors need an intrusion object', (t) => {
+  t.true(hasIntrusionDetectors(spec({}, { 'bulkhead.network.firewall': JSON.stringify({ intrusion: { portScanRate: 5 } }) })));
+  t.false(hasIntrusionDetectors(spec({}, { 'bulkhead.network.firewall': JSON.stringify({ policy: { ingress: 'drop' } }) })));
+  t.false(hasIntrusionDetectors(spec({})));
 });
 
 const bridge = (extra: Record<string, string>) => spec({}, { 'bulkhead.network.mode': 'bridge', ...extra });

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
+import { AUDIT_FILE, OCI_VERSION, Runtime, type AuditEvent, type ContainerHandle, type ContainerSpec, type Plugin } from '@bulkhead/core';
 import { namespacesPlugin } from '@bulkhead/core/testing';
-import { cniCheck, hostTools, intrusionSignals, linkNames, netPlugin, networkStats, type CniRecord, type Firewall } from '../src/index.js';
+import { cniCheck, hostTools, INTRUSION_ACTION, INTRUSION_FIELD, intrusionSignals, linkNames, netPlugin, networkStats, watchIntrusions, type CniRecord, type Firewall, type IntrusionEvent } from '../src/index.js';
 
 // Every address here is inside network namespaces these tests create: containers on a bridge
 // of their own, with a subnet of their own. Nothing is sent to the host's own addresses.
@@ -20,7 +21,8 @@ const NODE = process.execPath;
 const stateRoot = mkdtempSync(join(tmpdir(), 'bulkhead-state-'));
 process.once('exit', () => rmSync(stateRoot, { recursive: true, force: true }));
 const groups = { web: [{ direction: 'ingress' as const, action: 'accept' as const, protocol: 'tcp' as const, port: 8080 }] };
-const runtime = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ securityGroups: groups }));
+const audits: AuditEvent[] = [];
+const runtime = new Runtime({ stateRoot }).use(namespacesPlugin(['pid', 'mount'])).use(netPlugin({ securityGroups: groups })).onAudit((event) => audits.push(event));
 
 let sequence = 0;
 const uniqueId = (name: string) => `${name}-${process.pid}-${sequence++}`;
@@ -367,9 +369,19 @@ const probe = (port, ms) => new Promise((resolve) => {
   console.log('8080 after the scan: ' + ((await probe(8080, 1000)) ? 'open' : 'closed'));
 })();`;
 
-rootTest('the port-scan detector blocks a source that probes closed ports', async (t) => {
+/** Fails after `ms` milliseconds unless `promise` settles first. */
+function withTimeout<T>(promise: Promise<T>, ms: number, awaited: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${awaited}`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+rootTest('port-scan detector blocks the scanner, audited once', async (t) => {
   const firewall: Firewall = { policy: { ingress: 'drop' }, rules: [{ direction: 'ingress', action: 'accept', protocol: 'tcp', port: 8080 }], intrusion: { portScanRate: 5, blockSeconds: 30 } };
   const server = await start(spec([NODE, '-e', "require('net').createServer((s) => s.on('error', () => {}).end('ok\\n')).listen(8080)"], {}, bridged({ 'bulkhead.network.firewall': JSON.stringify(firewall) })));
+  const watcher = watchIntrusions(server.handle.container, { intervalMs: 200 });
+  t.teardown(() => watcher.close());
+  const block = once(watcher, 'block') as Promise<[IntrusionEvent]>;
   try {
     const address = addressOf(server.handle);
     const client = await start(spec([NODE, '-e', probeScript(address)], {}, bridged()));
@@ -383,8 +395,25 @@ rootTest('the port-scan detector blocks a source that probes closed ports', asyn
     t.true(signals.portScan > 0, JSON.stringify(signals));
     t.true(signals.droppedFromBlocked > 0, JSON.stringify(signals));
     t.deepEqual(signals.blocked.map((entry) => entry.address), [clientAddress]);
+
+    const [event] = await withTimeout(block, 5000, 'the block event');
+    t.like(event.data, { address: clientAddress });
+    const id = server.handle.container.id;
+    const recorded = audits.filter((entry) => entry.container === id && entry.action === INTRUSION_ACTION);
+    t.is(recorded.length, 1, JSON.stringify(recorded));
+    t.like(recorded[0], { plugin: '@bulkhead/plugin-net', decision: 'deny', field: INTRUSION_FIELD, detail: { address: clientAddress } });
+    t.true((recorded[0]!.detail as { portScan: number }).portScan > 0, JSON.stringify(recorded[0]));
+
+    // A second watcher, like bulkhead events next to a foreground run, streams the block but does not audit it again.
+    const second = watchIntrusions(server.handle.container, { intervalMs: 200 });
+    t.teardown(() => second.close());
+    t.like((await withTimeout(once(second, 'block') as Promise<[IntrusionEvent]>, 5000, 'the second watcher\'s block event'))[0].data, { address: clientAddress });
+    await second.close();
+    const lines = readFileSync(join(stateRoot, id, AUDIT_FILE), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditEvent);
+    t.deepEqual(lines.filter((entry) => entry.action === INTRUSION_ACTION).map((entry) => (entry.detail as { address: string }).address), [clientAddress]);
   } finally {
     server.handle.kill(9);
     await server.handle.delete();
   }
+  await withTimeout(watcher.stopped, 5000, 'the watcher to stop after the container stopped');
 });

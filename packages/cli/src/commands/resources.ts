@@ -3,6 +3,7 @@ import { ContainerStateError, ErrorCode, type Container } from '@bulkhead/core';
 import { cgroupEvents, cgroupStats, toRuncStats } from '@bulkhead/plugin-cgroup';
 import { parseCommand } from '../args.js';
 import { runcNetworkStats } from './net-stats.js';
+import { startIntrusionWatch } from '../network.js';
 import { createRuntime } from '../compose.js';
 import type { GlobalFlags } from '../main.js';
 import { parseBytes, parseInteger } from '../resources.js';
@@ -14,8 +15,10 @@ const boolean = { type: 'boolean' } as const;
 /**
  * `bulkhead events`: prints a container's events as JSON lines, as runc does: its statistics every
  * --interval, and each enforcement the kernel counted (oom, memory.high, memory.max, pids.max,
- * cpu.throttled). It ends when the container has no process left. --stats prints the statistics once,
- * with the interfaces of the container's own network namespace and its firewall's rule counters.
+ * cpu.throttled), and, when its firewall has intrusion detectors, each source they block (type
+ * intrusion, also recorded in the audit file). It ends when the container has no process left.
+ * --stats prints the statistics once, with the interfaces of the container's own network
+ * namespace and its firewall's rule counters.
  */
 export async function eventsCommand(argv: readonly string[], globals: GlobalFlags): Promise<number> {
   const { values, positionals } = parseCommand('events', argv, { interval: string, stats: boolean }, { min: 1, max: 1, names: 'ID' });
@@ -27,12 +30,14 @@ export async function eventsCommand(argv: readonly string[], globals: GlobalFlag
   }
 
   const stream = cgroupEvents(container, { statsInterval: interval });
+  const stopWatch = startIntrusionWatch(container, printLine);
   const stop = () => void stream.close();
   process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
     for await (const event of stream) printLine(event);
   } finally {
     process.off('SIGINT', stop).off('SIGTERM', stop);
+    await stopWatch();
   }
   return 0;
 }

@@ -8,7 +8,7 @@ import { CREATE_FLAGS, createOptions, readBundle, writePidFileOrDelete } from '.
 import { createRuntime } from '../compose.js';
 import { defaultSpec } from '../default-spec.js';
 import { parseContainerFlags, type ContainerFlags } from '../flags.js';
-import { applyNetworkFlags } from '../network.js';
+import { applyNetworkFlags, startIntrusionWatch } from '../network.js';
 import { applyResourceFlags } from '../resources.js';
 import { makeRootless } from '../rootless.js';
 import { applySeccompFlag } from '../seccomp.js';
@@ -35,19 +35,25 @@ export async function runCommand(argv: readonly string[], globals: GlobalFlags):
   return runAndWait(runtime, spec, flags.id === undefined ? {} : { id: flags.id });
 }
 
-/** Runs a container in the foreground, forwarding signals, with pressure-driven adjustment when its annotation asks for it. */
+/**
+ * Runs a container in the foreground, forwarding signals, with pressure-driven adjustment when its
+ * annotation requests it, and the intrusion watcher when its firewall has detectors.
+ */
 async function runAndWait(runtime: Runtime, spec: ContainerSpec, options: CreateOptions): Promise<number> {
   const adjust = adjustOptionsOf(spec);
   const forwarder = new SignalForwarder();
   let stopAdjust = () => {};
+  let stopWatch = async () => {};
   try {
     const onStart = (handle: ContainerHandle) => {
       forwarder.attach(handle);
       if (adjust !== undefined) stopAdjust = startAdjust(handle, adjust);
+      stopWatch = startIntrusionWatch(handle.container);
     };
     return exitCodeOf(await runtime.run(spec, { ...options, onStart }));
   } finally {
     stopAdjust();
+    await stopWatch();
     forwarder.detach();
   }
 }
