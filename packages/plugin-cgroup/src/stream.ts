@@ -86,6 +86,9 @@ export class CgroupEventStream implements AsyncIterableIterator<CgroupEvent> {
   private async poll(): Promise<void> {
     await this.sleep();
     if (this.done) return;
+    // Emptiness first, counters second: a process that the kernel OOM-killed has its kill
+    // counted before it exits, so a reading taken after the cgroup was seen empty includes it.
+    const populated = this.driver.exists() && this.driver.populated();
     const stats = this.readStats();
     if (stats === undefined) return this.finish();
 
@@ -96,7 +99,7 @@ export class CgroupEventStream implements AsyncIterableIterator<CgroupEvent> {
       this.queue.push({ type: 'stats', id: this.container.id, data: toRuncStats(stats) });
       this.nextStats = Date.now() + this.statsInterval;
     }
-    if (!this.driver.populated()) await this.finish();
+    if (!populated) await this.finish();
   }
 
   /** Returns the statistics, or undefined once the cgroup is gone. */
