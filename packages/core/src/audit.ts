@@ -16,7 +16,7 @@ export interface AuditEvent {
   plugin: string;
   /** 'deny' when something was refused, 'change' when the process or the host was changed. */
   decision: 'deny' | 'change';
-  /** What was decided, in dotted form: "capabilities.bounding.drop", "no_new_privs.set". */
+  /** The decision, in dotted form: "capabilities.bounding.drop", "no_new_privs.set". */
   action: string;
   /** The JSON path of the spec field behind the decision, when there is one. */
   field?: string;
@@ -28,14 +28,14 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
-/** What a plugin passes to `container.audit`; the core adds the time and the container id. */
+/** The event a plugin passes to `container.audit`. The core adds the time and the container id. */
 export type AuditRecord = Omit<AuditEvent, 'time' | 'container'>;
 
 /** Receives every audit event of the containers of one runtime. */
 export type AuditListener = (event: AuditEvent) => void;
 
 /**
- * Where a container's audit events go: appended as one JSON line each to `audit.jsonl` in its
+ * The destination of a container's audit events: appended as one JSON line each to `audit.jsonl` in its
  * state directory, and passed to the runtime's listeners. Until `open` is called (and for plans
  * that are only described) events reach the listeners only.
  */

@@ -9,7 +9,7 @@ export { PHASES, BARRIERS, MOUNT_FLAGS, MOUNT_ATTRS, type Phase, type Step, type
 export { describeStep, formatSteps } from './plan/describe.js';
 export { encodePlan } from './plan/encode.js';
 export { CLONE_FLAGS, NAMESPACE_TYPES, PROC_NS_NAMES } from './namespaces.js';
-export { planNamespace } from './plugin-helpers.js';
+export { inheritFromInit, planNamespace } from './plugin-helpers.js';
 export { UndoStack } from './undo.js';
 export { silentLogger, type Logger } from './log.js';
 export { libc } from './native/libc.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BulkheadError, ErrorCode, HookError, OCI_VERSION, Runtime, SpecError, UndoStack, type ContainerSpec, type Plugin, type PluginApi } from '../src/index.js';
+import { BulkheadError, ErrorCode, HookError, inheritFromInit, OCI_VERSION, Runtime, SpecError, UndoStack, type ContainerSpec, type Plugin, type PluginApi } from '../src/index.js';
 import { RecordingSyscalls } from '../src/testing/index.js';
 
 function plugin(name: string, overrides: Partial<Plugin> = {}): Plugin {
@@ -154,4 +154,17 @@ test('plan taps adjust a copy of the spec, not the caller object', (t) => {
   const exec = steps.find((s) => s.step.op === 'exec')!.step as { envp: string[] };
   t.deepEqual(exec.envp, ['PATH=/bin', 'ADDED=1']);
   t.deepEqual(spec.process!.env, ['PATH=/bin']);
+});
+
+test('exec process inherits unset fields from init', (t) => {
+  const runtime = new Runtime();
+  let container: Parameters<typeof inheritFromInit>[0] | undefined;
+  runtime.use({ name: 'grab', core: '^0.1.0', owns: { fields: ['process.noNewPrivileges', 'process.apparmorProfile'] }, apply({ hooks }: PluginApi) {
+    hooks.plan.tap((_plan, c) => (container = c));
+  } });
+  runtime.describe({ ociVersion: OCI_VERSION, process: { args: ['true'], cwd: '/', noNewPrivileges: true, apparmorProfile: 'init' } });
+  const merged = inheritFromInit(container!, { args: ['sh'], cwd: '/', apparmorProfile: 'own' }, ['noNewPrivileges', 'apparmorProfile', 'selinuxLabel']);
+  t.is(merged.noNewPrivileges, true);
+  t.is(merged.apparmorProfile, 'own');
+  t.false('selinuxLabel' in merged);
 });

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { SyscallError, type Container, type Plan, type Plugin, type Process, type ValidationContext } from '@bulkhead/core';
+import { inheritFromInit, SyscallError, type Container, type Plan, type Plugin, type Process, type ValidationContext } from '@bulkhead/core';
 import { CAPABILITIES, CAPABILITY_NAMES, kernelLastCapability, namesOf } from './names.js';
 import { resolveMasks, validateMasks, type CapabilityMasks } from './sets.js';
 
@@ -72,13 +72,7 @@ export function capabilitiesPlugin(options: CapabilitiesOptions = {}): Plugin {
  * when its process gives them, the container's otherwise, as runc does.
  */
 export function execPrivileges(container: Container, process: Process): Process {
-  const init = container.spec.process;
-  const merged: Process = { ...process };
-  const capabilities = process.capabilities ?? init?.capabilities;
-  if (capabilities !== undefined) merged.capabilities = capabilities;
-  const noNewPrivileges = process.noNewPrivileges ?? init?.noNewPrivileges;
-  if (noNewPrivileges !== undefined) merged.noNewPrivileges = noNewPrivileges;
-  return merged;
+  return inheritFromInit(container, process, ['capabilities', 'noNewPrivileges']);
 }
 
 function validatePrivileges(validation: ValidationContext, lastCapability: number): void {

@@ -50,7 +50,9 @@ test('v1 mount: tmpfs, binds and symlinks', (t) => {
     'filesystem remount  /sys/fs/cgroup MS_RDONLY',
   ]);
   for (const { step } of planned(spec(), V1)) {
-    const target = step.op === 'symlink' ? step.link : step.op === 'mount' ? step.target : undefined;
+    let target;
+    if (step.op === 'symlink') target = step.link;
+    else if (step.op === 'mount') target = step.target;
     t.is(target?.root, 'rootfs');
   }
 });

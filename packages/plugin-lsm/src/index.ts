@@ -1,4 +1,4 @@
-import { SpecError, type Container, type Plan, type Plugin, type Process, type Step } from '@bulkhead/core';
+import { inheritFromInit, SpecError, type Container, type Plan, type Plugin, type Process, type Step } from '@bulkhead/core';
 import { appArmorExecAttr, SECURITYFS } from './kernel.js';
 import { mountLabelProblems, procMountProblems, processLabelProblems } from './validate.js';
 
@@ -70,13 +70,7 @@ export function lsmPlugin(options: LsmPluginOptions = {}): Plugin {
 
 /** Returns the labels of a process that exec starts: its own, or the container's where it sets none, as runc does. */
 export function execLabels(container: Container, process: Process): Process {
-  const init = container.spec.process;
-  const merged: Process = { ...process };
-  const apparmorProfile = process.apparmorProfile ?? init?.apparmorProfile;
-  if (apparmorProfile !== undefined) merged.apparmorProfile = apparmorProfile;
-  const selinuxLabel = process.selinuxLabel ?? init?.selinuxLabel;
-  if (selinuxLabel !== undefined) merged.selinuxLabel = selinuxLabel;
-  return merged;
+  return inheritFromInit(container, process, ['apparmorProfile', 'selinuxLabel']);
 }
 
 /** Adds the writes that give the process its labels at execve, in the privileges phase (see the table above). */

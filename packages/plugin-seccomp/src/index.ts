@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { apiLevel, BulkheadError, ErrorCode, OCI_VERSION, resolveArch, resolveSyscall, type Container, type ContainerSpec, type Plan, type Plugin, type SeccompListener, type ValidationContext } from '@bulkhead/core';
+import { apiLevel, BulkheadError, ErrorCode, inheritFromInit, OCI_VERSION, resolveArch, resolveSyscall, type Container, type ContainerSpec, type Plan, type Plugin, type SeccompListener, type ValidationContext } from '@bulkhead/core';
 import { CompileCache } from './cache.js';
 import { archName, compareKernel, type CompileContext } from './compile.js';
 import { defaultProfile } from './default-profile.js';
@@ -27,7 +27,7 @@ export interface SeccompPluginOptions {
   cacheDir?: string;
 }
 
-/** What each filter flag needs: the libseccomp API level or the kernel release that added it. */
+/** Requirements of each filter flag: the libseccomp API level or the kernel release that added it. */
 const FLAG_REQUIREMENTS: Record<string, { api?: number; kernel?: string }> = {
   SECCOMP_FILTER_FLAG_LOG: { api: 3 },
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: { api: 4 },
@@ -36,9 +36,10 @@ const FLAG_REQUIREMENTS: Record<string, { api?: number; kernel?: string }> = {
 
 /**
  * linux.seccomp: compiles the profile to BPF with libseccomp in the Node process and plans a
- * seccomp step, which the executor runs after every other step of the init or an exec'd
- * process. With SCMP_ACT_NOTIFY rules, the listener fd and the container process state go to the
- * agent at listenerPath; an agent that is not there fails the create or exec.
+ * seccomp step for the init and each exec'd process: the last step before the start barrier
+ * with no_new_privs, else before the identity change (see planSeccomp). With SCMP_ACT_NOTIFY
+ * rules, the listener fd and the container process state go to the agent at listenerPath, so an
+ * agent that is not listening fails the create or exec.
  */
 export function seccompPlugin(options: SeccompPluginOptions = {}): Plugin {
   const whenAbsent = options.whenAbsent ?? 'none';
@@ -52,7 +53,7 @@ export function seccompPlugin(options: SeccompPluginOptions = {}): Plugin {
     apply({ hooks }) {
       hooks.validate.tap((validation) => validateSeccomp(validation));
       hooks.plan.tap((plan, container) => planSeccomp(plan, cache, container.spec, profileOf(container.spec)));
-      hooks.planExec.tap((plan, container, process) => planSeccomp(plan, cache, container.spec, profileOf(container.spec), (process.noNewPrivileges ?? container.spec.process?.noNewPrivileges) === true));
+      hooks.planExec.tap((plan, container, process) => planSeccomp(plan, cache, container.spec, profileOf(container.spec), inheritFromInit(container, process, ['noNewPrivileges']).noNewPrivileges === true));
       hooks.seccompListener.tapPromise(async (container, listener) => sendToAgent(container, listener, profileOf(container.spec)));
     },
   };
@@ -103,7 +104,7 @@ function checkKernelSupport(validation: ValidationContext, profile: LinuxSeccomp
   if (notifies && tsync >= 0) validation.problem(`linux.seccomp.flags[${tsync}]`, 'SECCOMP_FILTER_FLAG_TSYNC cannot be combined with SCMP_ACT_NOTIFY: the kernel rejects a listener with TSYNC');
 }
 
-/** The actions this kernel offers, from /proc/sys/kernel/seccomp/actions_avail (Linux 4.14), or none when unknown. */
+/** Returns the actions this kernel offers, from /proc/sys/kernel/seccomp/actions_avail (Linux 4.14), or none when unknown. */
 function kernelActions(): string[] {
   const path = '/proc/sys/kernel/seccomp/actions_avail';
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split(/\s+/) : [];
@@ -112,7 +113,7 @@ function kernelActions(): string[] {
 /**
  * Adds the filter as late as the kernel allows. With no_new_privs it is the last step before the
  * start barrier. Without it, loading a filter needs CAP_SYS_ADMIN, which the privileges phase may
- * drop, so the filter goes at the end of the limits phase, before the identity change; the
+ * drop, so the filter goes at the end of the limits phase, before the identity change. The
  * profile must then allow setgroups, setresuid, capset and prctl, as the default profile does.
  */
 function planSeccomp(plan: Plan, cache: CompileCache, spec: ContainerSpec, profile: LinuxSeccomp | undefined, noNewPrivileges = spec.process?.noNewPrivileges === true): void {
