@@ -47,9 +47,10 @@ const run = (command: string[]) => runCommand(command[0]!, command.slice(1));
 async function underPty(command: string[]): Promise<Outcome> {
   const quoted = command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
   const outcome = await runCommand('script', ['-qec', quoted, '/dev/null']);
-  // A run under runc once showed a NUL byte ahead of the output: a timing artifact of the
-  // terminal, not the program's output, so it is left out of the comparison.
-  return { ...outcome, stdout: outcome.stdout.replaceAll('\0', '') };
+  // Runs under runc have shown a NUL byte ahead of the output, raw or echoed by the terminal in
+  // caret form (^@): a timing artifact of the terminal, not the program's output, so it is left
+  // out of the comparison.
+  return { ...outcome, stdout: outcome.stdout.replaceAll('\0', '').replaceAll('^@', '') };
 }
 
 /*
