@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, TIME_SCALE, uniqueId } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -64,7 +64,7 @@ rootTest('events reports an OOM kill and ends with the container', async (t) => 
   t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, id])).code, 0);
   const events = bulkhead(['--root', root, 'events', '--interval', '300ms', id]);
   // Started once events has had time to take its baseline of the counters.
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  await new Promise((resolve) => setTimeout(resolve, 700 * TIME_SCALE));
   t.is((await bulkhead(['--root', root, 'start', id])).code, 0);
   const result = await events;
   t.is(result.code, 0, result.stderr);

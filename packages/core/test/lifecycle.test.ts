@@ -139,7 +139,8 @@ rootTest('start after the created process was killed is rejected', async (t) => 
   const { runtime } = setup(t);
   const handle = await runtime.create(spec(['true']), { stdio: 'ignore' });
   handle.kill(9);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // SIGKILL takes effect when the process next runs: wait until it is a zombie, on a busy host too.
+  while (!/\) Z /.test(readFileSync(`/proc/${handle.pid}/stat`, 'utf8'))) await new Promise((resolve) => setTimeout(resolve, 10));
   await t.throwsAsync(handle.start(), { message: /its process exited before start/ });
   await handle.delete();
 });

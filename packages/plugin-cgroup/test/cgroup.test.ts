@@ -188,8 +188,13 @@ rootTest('pids limit stops a fork loop', async (t) => {
   const handle = await runtime(t).create(spec(['sh', '-c', 'for i in $(seq 1 40); do sleep 3 & done; wait'], { pids: { limit: 8 } }), { stdio: 'ignore' });
   const timer = setTimeout(() => handle.kill(9), 20000);
   await handle.start();
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const during = cgroupStats(handle.container);
+  // The loop forks in the time the host gives it: read the counters until the limit was hit or
+  // the sleeps ended, whichever comes first.
+  let during = cgroupStats(handle.container);
+  for (let i = 0; i < 250 && during.pids!.limitHits < 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    during = cgroupStats(handle.container);
+  }
   await handle.wait();
   clearTimeout(timer);
   await handle.delete();
