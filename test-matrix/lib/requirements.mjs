@@ -1,5 +1,5 @@
 // Suite requirements: each suite in suites.json may require root, a kernel version,
-// a cgroup mode, an LSM, or a feature from the kernel's feature probe. A suite
+// a cgroup mode (or a list of them), an LSM, or a feature from the kernel's feature probe. A suite
 // whose requirement is unmet is skipped with the reason, never run and failed.
 
 /** Parses "6.1.0-57-amd64" or "7.3" into [major, minor]. */
@@ -48,7 +48,8 @@ export function unmetRequirement(requires = {}, machine) {
   const features = [].concat(requires.feature ?? []);
   if (requires.root && machine.uid !== 0) return 'needs root';
   if (requires.kernel && !kernelSatisfies(machine.release, requires.kernel)) return `needs kernel ${requires.kernel}, running ${machine.release}`;
-  if (requires.cgroup && requires.cgroup !== machine.cgroup) return `needs cgroup ${requires.cgroup}, running ${machine.cgroup}`;
+  const cgroups = [].concat(requires.cgroup ?? []);
+  if (cgroups.length && !cgroups.includes(machine.cgroup)) return `needs cgroup ${cgroups.join(' or ')}, running ${machine.cgroup}`;
   if (requires.lsm && !machine.lsms.includes(requires.lsm)) return `needs the ${requires.lsm} LSM, active: ${machine.lsms.join(',') || 'none'}`;
   for (const name of features) {
     const value = findFeature(machine.features, name);

@@ -34,6 +34,8 @@ test('each unmet requirement names itself', () => {
   assert.equal(unmetRequirement({ root: true }, { ...MACHINE, uid: 1000 }), 'needs root');
   assert.equal(unmetRequirement({ kernel: '>=6.2' }, MACHINE), 'needs kernel >=6.2, running 6.1.0-57-amd64');
   assert.equal(unmetRequirement({ cgroup: 'v2' }, { ...MACHINE, cgroup: 'hybrid' }), 'needs cgroup v2, running hybrid');
+  assert.equal(unmetRequirement({ cgroup: ['v1', 'hybrid'] }, MACHINE), 'needs cgroup v1 or hybrid, running v2');
+  assert.equal(unmetRequirement({ cgroup: ['v1', 'hybrid'] }, { ...MACHINE, cgroup: 'hybrid' }), null);
   assert.equal(unmetRequirement({ lsm: 'selinux' }, MACHINE), 'needs the selinux LSM, active: capability,apparmor');
   assert.equal(unmetRequirement({ feature: 'mount_setattr' }, MACHINE), 'needs feature mount_setattr, the probe reports false');
   assert.equal(unmetRequirement({ feature: ['clone3', 'pidfd'] }, MACHINE), 'needs feature pidfd, the probe reports nothing');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestFn } from 'ava';
+import { TIME_SCALE } from '@bulkhead/core/testing';
 
 export const BULKHEAD = fileURLToPath(new URL('../../bin/bulkhead.mjs', import.meta.url));
 
@@ -18,11 +19,7 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
   return module.ensureFixtures();
 }
 
-/**
- * Multiplies the waits of tests that poll for a condition. The kernel matrix sets it in its VMs,
- * where software emulation runs code about ten times slower than the host.
- */
-export const TIME_SCALE = Math.max(1, Number(process.env['BULKHEAD_TEST_TIME_SCALE'] ?? 1) || 1);
+export { TIME_SCALE } from '@bulkhead/core/testing';
 
 /**
  * Calls `condition` every 25 ms until it returns true; throws after 30 s times TIME_SCALE. The

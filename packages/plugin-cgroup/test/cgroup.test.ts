@@ -6,7 +6,7 @@ import { OCI_VERSION, Runtime, type ContainerSpec } from '@bulkhead/core';
 import { cgroupPlugin, cgroupStats, sharesToWeight, type CgroupRecord, type LinuxResources } from '../src/index.js';
 import { V2Driver } from '../src/v2.js';
 import { FakeFs } from './fake-fs.js';
-import { namespacesPlugin } from '@bulkhead/core/testing';
+import { namespacesPlugin, TIME_SCALE } from '@bulkhead/core/testing';
 
 // The pid and mount namespaces, so that the containers of these tests need no other plugin.
 const namespaces = namespacesPlugin();
@@ -174,7 +174,7 @@ rootTest('memory limit is in the container cgroup files', async (t) => {
 rootTest('memory hog is OOM-killed and counted', async (t) => {
   // 200 MiB of output held in a shell variable, under a 64 MiB limit; no swap can absorb it.
   const handle = await runtime(t).create(spec(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived'], { memory: { limit: 64 * MiB, swap: 64 * MiB } }), { stdio: 'ignore' });
-  const timer = setTimeout(() => handle.kill(9), 20000);
+  const timer = setTimeout(() => handle.kill(9), 20_000 * TIME_SCALE);
   await handle.start();
   const status = await handle.wait();
   clearTimeout(timer);
@@ -186,12 +186,12 @@ rootTest('memory hog is OOM-killed and counted', async (t) => {
 
 rootTest('pids limit stops a fork loop', async (t) => {
   const handle = await runtime(t).create(spec(['sh', '-c', 'for i in $(seq 1 40); do sleep 3 & done; wait'], { pids: { limit: 8 } }), { stdio: 'ignore' });
-  const timer = setTimeout(() => handle.kill(9), 20000);
+  const timer = setTimeout(() => handle.kill(9), 20_000 * TIME_SCALE);
   await handle.start();
   // The loop forks in the time the host gives it: read the counters until the limit was hit or
   // the sleeps ended, whichever comes first.
   let during = cgroupStats(handle.container);
-  for (let i = 0; i < 250 && during.pids!.limitHits < 1; i++) {
+  for (let i = 0; i < 250 * TIME_SCALE && during.pids!.limitHits < 1; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     during = cgroupStats(handle.container);
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { OCI_VERSION, Runtime, type ContainerHandle, type ContainerSpec } from '@bulkhead/core';
-import { namespacesPlugin } from '@bulkhead/core/testing';
+import { namespacesPlugin, TIME_SCALE } from '@bulkhead/core/testing';
 import { adjustResources, cgroupEvents, cgroupPlugin, cgroupStats, detectLayout, nodeCgroupFs, type CgroupEvent, type CgroupRecord, type LinuxResources } from '../src/index.js';
 
 const layout = process.getuid?.() === 0 ? tryDetect() : undefined;
@@ -85,7 +85,7 @@ rootTest('memory hog is OOM-killed with an oom event', async (t) => {
   const stream = cgroupEvents(handle.container, { statsInterval: 0, pollInterval: 200 });
   t.log('notifications:', stream.sources);
   await handle.start();
-  const [events, status] = await Promise.all([collect(stream, 30_000), handle.wait()]);
+  const [events, status] = await Promise.all([collect(stream, 30_000 * TIME_SCALE), handle.wait()]);
   t.deepEqual(status, { exited: false, signal: 9, coreDumped: false });
   const oom = events.find((event) => event.type === 'oom');
   t.truthy(oom, JSON.stringify(events));

@@ -1,2 +1,3 @@
 export { RecordingSyscalls, type RecordedCall } from './fake-syscalls.js';
 export { namespacesPlugin } from './namespaces-plugin.js';
+export { TIME_SCALE } from './time-scale.js';
