@@ -18,10 +18,14 @@ const BUSYBOX = '/bin/busybox';
 /** Returns the folder of a kernel in the cache. */
 export const kernelDir = (cacheDir, id) => path.join(cacheDir, 'kernels', id);
 
-/** Reads kernel.json of a prepared kernel, or returns null when the kernel is not in the cache. */
+/**
+ * Reads kernel.json of a prepared kernel. Returns null when the kernel is not in the cache, or was
+ * cached without its module tree by an older version of this file, so that it is unpacked again.
+ */
 export async function readKernel(cacheDir, id) {
   const text = await fs.readFile(path.join(kernelDir(cacheDir, id), 'kernel.json'), 'utf8').catch(() => null);
-  return text && JSON.parse(text);
+  const info = text && JSON.parse(text);
+  return info?.moduleTree ? info : null;
 }
 
 /**
@@ -75,7 +79,10 @@ async function extractKernel(root, dir, onProgress) {
   const builtinText = await fs.readFile(path.join(modulesInfo.dir, 'modules.builtin'), 'utf8').catch(() => '');
   const order = moduleLoadOrder(INITRAMFS_MODULES, modules, parseModulesBuiltin(builtinText));
   const moduleFiles = await copyModules(order, modulesInfo.dir, path.join(dir, 'modules'));
-  return { release: modulesInfo.release, vmlinuzCompression: compression, modules: moduleFiles };
+  // The whole tree too, with its modules.dep: the VM mounts it for the modules loaded on demand.
+  const moduleTree = 'module-tree';
+  await fs.rename(modulesInfo.dir, path.join(dir, moduleTree));
+  return { release: modulesInfo.release, vmlinuzCompression: compression, modules: moduleFiles, moduleTree };
 }
 
 /** Builds initramfs.cpio (uncompressed newc) from busybox, guest/init and the kernel's modules. */

@@ -22,7 +22,7 @@ export function kernelCommandLine({ cgroup, repo }) {
 }
 
 /** Returns the qemu-system-x86_64 arguments for one boot. */
-export function qemuArgs({ kernel, initrd, accel, cmdline, repo, outDir, memoryMiB = 2048, cpus = 1 }) {
+export function qemuArgs({ kernel, initrd, accel, cmdline, repo, outDir, modulesDir, memoryMiB = 2048, cpus = 1 }) {
   const share = (id, dir, tag, readonly) => [
     '-fsdev', `local,id=${id},path=${dir},security_model=passthrough,multidevs=remap${readonly ? ',readonly=on' : ''}`,
     '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`,
@@ -43,6 +43,9 @@ export function qemuArgs({ kernel, initrd, accel, cmdline, repo, outDir, memoryM
     ...share('hostroot', '/', 'hostroot', true),
     ...share('repo', repo, 'repo', false),
     ...share('out', outDir, 'out', false),
+    // The kernel's whole module tree, which guest/init mounts at /lib/modules/<release> so that
+    // the kernel can load veth, bridge, ifb or nf_tables on demand as the host would.
+    ...(modulesDir ? share('modules', modulesDir, 'modules', true) : []),
   ];
 }
 
@@ -72,6 +75,7 @@ export async function bootOnce({ kernelInfo, accel, cgroup, repo, script, timeou
       kernel: path.join(kernelInfo.dir, 'vmlinux'),
       initrd: path.join(kernelInfo.dir, 'initramfs.cpio'),
       accel, cpus, memoryMiB, repo, outDir,
+      modulesDir: kernelInfo.moduleTree && path.join(kernelInfo.dir, kernelInfo.moduleTree),
       cmdline: kernelCommandLine({ cgroup, repo }),
     });
 

@@ -32,6 +32,12 @@ test('qemu args have no network and share three folders', () => {
   assert.ok(args.includes('-no-reboot'));
 });
 
+test('the module tree is shared read-only when there is one', () => {
+  const base = { kernel: 'k', initrd: 'i', accel: 'tcg', cmdline: 'x', repo: '/r', outDir: '/o' };
+  assert.match(qemuArgs({ ...base, modulesDir: '/c/6.1/module-tree' }).join(' '), /path=\/c\/6\.1\/module-tree,[^ ]*readonly=on -device virtio-9p-pci,fsdev=modules,mount_tag=modules/);
+  assert.doesNotMatch(qemuArgs(base).join(' '), /mount_tag=modules/);
+});
+
 test('kvm uses the host cpu', () => {
   const args = qemuArgs({ kernel: 'k', initrd: 'i', accel: 'kvm', cmdline: 'x', repo: '/r', outDir: '/o' });
   assert.equal(args[args.indexOf('-cpu') + 1], 'host');

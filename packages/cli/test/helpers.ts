@@ -1,6 +1,6 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestFn } from 'ava';
@@ -20,6 +20,12 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 }
 
 export { TIME_SCALE } from '@bulkhead/core/testing';
+
+/** Returns true when the running kernel is at least major.minor. */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [runningMajor, runningMinor] = release().split('.').map(Number) as [number, number];
+  return runningMajor > major || (runningMajor === major && runningMinor >= minor);
+}
 
 /**
  * Calls `condition` every 25 ms until it returns true; throws after 30 s times TIME_SCALE. The

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symli
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { encodePlan, EXECUTOR_PATH, Plan } from '@bulkhead/core';
-import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, hostMounts, kernelAtLeast, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 /** Creates an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
 async function bundle(change: (config: Record<string, any>, rootfs: string) => void = () => {}): Promise<string> {
@@ -62,7 +62,6 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   const sourceFile = join(temporaryDir('bulkhead-source-'), 'injected');
   writeFileSync(sourceFile, 'file source\n');
   const dir = await bundle((config, rootfs) => {
-    mkdirSync(join(rootfs, 'inner', 'sub'), { recursive: true });
     mkdirSync(join(rootfs, 'secretdir'));
     writeFileSync(join(rootfs, 'secretdir', 'key'), 'hidden');
     writeFileSync(join(rootfs, 'etc', 'secret'), 'hidden');
@@ -77,8 +76,6 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
       { destination: '/unbindable', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'unbindable'] },
       // A bind of the shared tmpfs joins its peer group; rslave turns it into a receiver of it.
       { destination: '/follower', type: 'bind', source: join(rootfs, 'shared'), options: ['rbind', 'rslave'] },
-      { destination: '/inner/sub', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
-      { destination: '/rro', type: 'bind', source: join(rootfs, 'inner'), options: ['rbind', 'rro', 'rnosuid'] },
     );
     config.linux.maskedPaths.push('/etc/secret', '/secretdir');
     config.linux.readonlyPaths.push('/opt');
@@ -88,7 +85,7 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
       [
         'echo ---mountinfo; cat /proc/self/mountinfo',
         'echo ---writes',
-        'for p in /data/x /rro/x /rro/sub/x /opt/x /rootfile /secretdir/x; do touch $p 2>&1; done',
+        'for p in /data/x /opt/x /rootfile /secretdir/x; do touch $p 2>&1; done',
         'touch /tmp/ok /fresh/tmp/ok && echo tmpfs-writable',
         'echo ---modes; stat -c "%n %a %u %g" /tmp /fresh/tmp',
         'echo ---kinds; [ -f /etc/injected ] && echo injected-file; cat /etc/injected; [ -d /data ] && echo data-directory; cat /data/kept; echo',
@@ -103,7 +100,7 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   t.deepEqual(readdirSync(source), ['kept'], 'no write reached the bind source');
 
   const mounts = parseMountinfo(section(result.stdout, 'mountinfo'));
-  const configured = ['/', '/data', '/etc/injected', '/tmp', '/fresh/tmp', '/shared', '/unbindable', '/follower', '/inner/sub', '/rro', '/rro/sub', '/etc/secret', '/secretdir', '/opt', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue'];
+  const configured = ['/', '/data', '/etc/injected', '/tmp', '/fresh/tmp', '/shared', '/unbindable', '/follower', '/etc/secret', '/secretdir', '/opt', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue'];
   const devices = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'];
   const outsideKernelTrees = [...mounts.keys()].filter((point) => !point.startsWith('/proc') && !point.startsWith('/sys')).sort();
   t.deepEqual(outsideKernelTrees, [...configured, ...devices].sort(), 'exactly the configured mounts');
@@ -118,17 +115,37 @@ rootTest('OCI mounts get the configured flags, types and propagation', async (t)
   const peerGroup = mounts.get('/shared')!.optional[0]!.slice('shared:'.length);
   t.deepEqual(mounts.get('/follower')!.optional, [`master:${peerGroup}`], 'the slave receives from the shared mount');
   t.deepEqual(mounts.get('/tmp')!.optional, [], 'private by default');
-  for (const point of ['/rro', '/rro/sub']) t.deepEqual(mounts.get(point)!.options.slice(0, 2), ['ro', 'nosuid'], `${point} is read-only recursively`);
   t.like(mounts.get('/secretdir'), { fstype: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'relatime'] });
   t.true(mounts.get('/opt')!.options.includes('ro'));
   t.true(mounts.get('/proc')!.options.includes('noexec'));
 
   const writes = section(result.stdout, 'writes');
-  for (const path of ['/data/x', '/rro/x', '/rro/sub/x', '/opt/x', '/rootfile', '/secretdir/x']) t.regex(writes, new RegExp(`touch: ${path}: Read-only file system`), `${path} is EROFS`);
+  for (const path of ['/data/x', '/opt/x', '/rootfile', '/secretdir/x']) t.regex(writes, new RegExp(`touch: ${path}: Read-only file system`), `${path} is EROFS`);
   t.regex(writes, /tmpfs-writable/);
   t.is(section(result.stdout, 'modes'), '/tmp 1777 1000 1000\n/fresh/tmp 1777 0 0\n');
   t.is(section(result.stdout, 'kinds'), 'injected-file\nfile source\ndata-directory\nhost data\n');
   t.is(section(result.stdout, 'masks').replace(/ /g, ''), '0\n0\n');
+});
+
+rootTest('recursive flags apply to every submount, with mount_setattr', async (t) => {
+  const dir = await bundle((config, rootfs) => {
+    mkdirSync(join(rootfs, 'inner', 'sub'), { recursive: true });
+    config.mounts.push(
+      { destination: '/inner/sub', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+      { destination: '/rro', type: 'bind', source: join(rootfs, 'inner'), options: ['rbind', 'rro', 'rnosuid'] },
+    );
+    config.process.args = ['sh', '-c', 'echo ---mountinfo; cat /proc/self/mountinfo; echo ---writes; for p in /rro/x /rro/sub/x; do touch $p 2>&1; done'];
+  });
+  const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('rro')]);
+  if (!kernelAtLeast(5, 12)) {
+    t.is(result.code, 1);
+    t.regex(result.stderr, /mounts\[\d+\]\.options: options rro, rnosuid need mount_setattr\(2\) \(Linux 5\.12\), which this kernel lacks/);
+    return;
+  }
+  t.is(result.code, 0, result.stderr);
+  const mounts = parseMountinfo(section(result.stdout, 'mountinfo'));
+  for (const point of ['/rro', '/rro/sub']) t.deepEqual(mounts.get(point)!.options.slice(0, 2), ['ro', 'nosuid'], `${point} is read-only recursively`);
+  for (const path of ['/rro/x', '/rro/sub/x']) t.regex(section(result.stdout, 'writes'), new RegExp(`touch: ${path}: Read-only file system`), `${path} is EROFS`);
 });
 
 rootTest('linux.devices get their type, numbers, mode and owner', async (t) => {
