@@ -39,10 +39,10 @@ function selectCells(matrix, options) {
   for (const kernel of kernels) if (!KERNELS[kernel]) throw new Error(`--kernel: unknown kernel "${kernel}": vm/kernels.json has ${Object.keys(KERNELS).join(', ')}`);
   for (const cgroup of cgroups) if (!['v2', 'v1'].includes(cgroup)) throw new Error(`--cgroup: invalid mode "${cgroup}": expected v2 or v1`);
   for (const name of suiteNames) if (!SUITES[name]) throw new Error(`--suite: unknown suite "${name}": suites.json has ${Object.keys(SUITES).join(', ')}`);
-  // suiteCgroups limits a suite of the default list to some cgroup modes. --suite runs it in all.
-  const limits = list(options.suite).length || options.ci ? {} : (matrix.suiteCgroups ?? {});
-  const inMode = (cgroup) => suiteNames.filter((name) => !limits[name] || limits[name].includes(cgroup));
-  return kernels.flatMap((kernel) => cgroups.map((cgroup) => ({ kernel, cgroup, suiteNames: inMode(cgroup) })));
+  // suiteCells limits a suite of the default list to some "kernel/cgroup" cells. --suite runs it in all.
+  const limits = list(options.suite).length || options.ci ? {} : (matrix.suiteCells ?? {});
+  const inCell = (cell) => suiteNames.filter((name) => !limits[name] || limits[name].includes(cell));
+  return kernels.flatMap((kernel) => cgroups.map((cgroup) => ({ kernel, cgroup, suiteNames: inCell(`${kernel}/${cgroup}`) })));
 }
 
 /** Fetches each kernel into the cache (with progress) and checks which accelerator boots it. */

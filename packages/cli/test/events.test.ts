@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, TIME_SCALE, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, TIME_SCALE, uniqueId } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,7 +26,7 @@ rootTest('update changes limits that events --stats reports', async (t) => {
   const id = uniqueId('update-cli');
   // Also after a failed assertion: cgroups are global to the host.
   t.teardown(async () => void (await bulkhead(['--root', root, 'delete', '--force', id])));
-  const dir = await bundle(['sleep', '60'], { memory: { limit: 64 * MiB }, pids: { limit: 20 } });
+  const dir = await bundle(['sleep', RUNNING_SECONDS], { memory: { limit: 64 * MiB }, pids: { limit: 20 } });
   t.is((await bulkhead(['--root', root, 'create', '--bundle', dir, id])).code, 0);
   t.is((await bulkhead(['--root', root, 'start', id])).code, 0);
 

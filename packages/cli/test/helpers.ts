@@ -21,6 +21,9 @@ export async function fixtures(): Promise<{ busybox: string; debian: string }> {
 
 export { TIME_SCALE } from '@bulkhead/core/testing';
 
+/** Seconds that a container which must outlive every step of its test sleeps, scaled like the waits. */
+export const RUNNING_SECONDS = String(30 * TIME_SCALE);
+
 /** Returns true when the running kernel is at least major.minor. */
 export function kernelAtLeast(major: number, minor: number): boolean {
   const [runningMajor, runningMinor] = release().split('.').map(Number) as [number, number];
@@ -118,8 +121,9 @@ export function listDir(path: string): string[] {
 /** Lists directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
 export function leftoverCgroups(id: string): string[] {
   const found: string[] = [];
-  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    const base = `/sys/fs/cgroup/${hierarchy}`;
+  // /sys/fs/cgroup itself is the unified hierarchy on a cgroup v2 host, and holds the v1 ones on others.
+  const bases = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((hierarchy) => `/sys/fs/cgroup/${hierarchy}`)];
+  for (const base of bases) {
     for (const candidate of [`${base}/bulkhead/${id}`, ...ownCgroupParents(base).map((parent) => `${parent}/bulkhead/${id}`)]) {
       if (existsSync(candidate)) found.push(candidate);
     }

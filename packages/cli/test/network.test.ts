@@ -4,7 +4,7 @@ import test from 'ava';
 import { linkNames } from '@bulkhead/plugin-net';
 import { specFromFlags } from '../src/commands/run.js';
 import { parseContainerFlags } from '../src/flags.js';
-import { bulkhead, fixtures, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 // Addresses only inside this file's own bridge and subnet; nothing is sent outside them.
 // Each test has its own bridge and subnet, because ava runs them concurrently.
@@ -118,7 +118,7 @@ rootTest('an OCI bundle asks for a bridge through annotations; net-stats and eve
   cpSync(busybox, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
   await bulkhead(['spec', '--bundle', dir]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: { args: string[] }; annotations?: Record<string, string> };
-  config.process.args = ['sleep', '60'];
+  config.process.args = ['sleep', RUNNING_SECONDS];
   config.annotations = { 'bulkhead.network.mode': 'bridge', 'bulkhead.network.bridge': OCI_BRIDGE, 'bulkhead.network.subnet': OCI_SUBNET, 'bulkhead.network.firewall': JSON.stringify({ policy: { ingress: 'drop' } }) };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const id = uniqueId('netoci');

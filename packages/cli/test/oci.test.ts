@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { bulkhead, leftoverCgroups, listDir, ociBundle, rootTest, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
+import { bulkhead, leftoverCgroups, listDir, ociBundle, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, uniqueId, waitFor } from './helpers.js';
 
 const ID_C1 = uniqueId('c1');
 const ID_C2 = uniqueId('c2');
@@ -25,7 +25,7 @@ const bundle = ociBundle;
 const state = async (root: string, id: string) => JSON.parse((await bulkhead(['--root', root, 'state', id])).stdout);
 
 rootTest('create, start, state and delete follow the OCI lifecycle', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const root = stateRoot();
   const pidFile = join(dir, 'pid');
   const created = await bulkhead(['--root', root, 'create', '--bundle', dir, '--pid-file', pidFile, ID_C1]);
@@ -47,7 +47,7 @@ rootTest('create, start, state and delete follow the OCI lifecycle', async (t) =
 });
 
 rootTest('delete of a running container needs --force and changes nothing without it', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const root = stateRoot();
   await bulkhead(['--root', root, 'create', '--bundle', dir, ID_C2]);
   await bulkhead(['--root', root, 'start', ID_C2]);
@@ -182,7 +182,7 @@ rootTest('runc form of run waits and returns the exit code', async (t) => {
 });
 
 rootTest('runc form of run -d leaves the container running', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const root = stateRoot();
   const pidFile = join(dir, 'run.pid');
   t.is((await bulkhead(['--root', root, 'run', '-d', '--pid-file', pidFile, '--bundle', dir, ID_R2])).code, 0);
@@ -193,7 +193,7 @@ rootTest('runc form of run -d leaves the container running', async (t) => {
 
 rootTest('exec joins the namespaces and cgroup of a running container', async (t) => {
   const dir = await bundle((c) => {
-    c.process.args = ['sleep', '30'];
+    c.process.args = ['sleep', RUNNING_SECONDS];
     c.hostname = 'box';
     c.linux.resources = { pids: { limit: 50 } };
   });
@@ -240,7 +240,7 @@ rootTest('pause freezes the container and resume thaws it', async (t) => {
 });
 
 rootTest('same id under another state root is rejected, not joined', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const [first, second] = [stateRoot(), stateRoot()];
   t.is((await bulkhead(['--root', first, 'run', '-d', '--bundle', dir, ID_TWIN])).code, 0);
   const clash = await bulkhead(['--root', second, 'create', '--bundle', dir, ID_TWIN]);

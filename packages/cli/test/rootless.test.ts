@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BULKHEAD, bulkhead, fixtures, leftoverCgroups, rootTest, stateRoot, temporaryDir, uniqueId, type Result } from './helpers.js';
+import { BULKHEAD, bulkhead, fixtures, leftoverCgroups, type Result, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 /**
  * Containers of a non-root user, and user and time namespaces. The tests create that user
@@ -285,7 +285,7 @@ rootTest('root maps several ranges, seen from the host in /proc/PID/uid_map', as
       { containerID: 1000, hostID: 400000, size: 100 },
     ];
     config.linux.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
-    config.process.args = ['sleep', '30'];
+    config.process.args = ['sleep', RUNNING_SECONDS];
   });
   const root = stateRoot();
   const id = uniqueId('rootmaps');
@@ -358,7 +358,7 @@ rootTest('OCI lifecycle of a non-root user keeps state under XDG_RUNTIME_DIR', a
   const u = testUser();
   const dir = await bundle('busybox', (config) => {
     userNamespace(config, u);
-    config.process.args = ['sleep', '30'];
+    config.process.args = ['sleep', RUNNING_SECONDS];
   });
   const id = uniqueId('lifecycle');
   const created = await asUser(['create', id], { cwd: dir });

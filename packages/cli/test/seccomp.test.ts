@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveSyscall } from '@bulkhead/core';
 import { defaultProfile } from '@bulkhead/plugin-seccomp';
-import { bulkhead, fixtures, leftoverCgroups, listDir, rootTest, stateRoot, temporaryDir, TIME_SCALE, uniqueId, waitFor } from './helpers.js';
+import { bulkhead, fixtures, leftoverCgroups, listDir, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, TIME_SCALE, uniqueId, waitFor } from './helpers.js';
 
 const ID_INIT_EXEC = uniqueId('seccomp-exec');
 const ID_NOTIFY = uniqueId('seccomp-notify');
@@ -46,7 +46,7 @@ rootTest('default profile filters init and exec', async (t) => {
   await busyboxCopy(dir);
   await bulkhead(['spec', '--bundle', dir]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  config.process.args = ['sleep', '30'];
+  config.process.args = ['sleep', RUNNING_SECONDS];
   config.linux.seccomp = defaultProfile();
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const root = stateRoot();

@@ -3,7 +3,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { BULKHEAD, bulkhead, fixtures, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { BULKHEAD, bulkhead, fixtures, listDir, rootTest, RUNNING_SECONDS, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 const ALL = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'];
 const PODMAN = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT'];
@@ -127,7 +127,7 @@ rootTest('podman capabilities apply to init and exec --cap', async (t) => {
   cpSync(await rootfs(), join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
   await bulkhead(['spec', '--bundle', dir]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  config.process.args = ['sleep', '30'];
+  config.process.args = ['sleep', RUNNING_SECONDS];
   config.process.user = { uid: 0, gid: 0, additionalGids: [10] };
   config.process.capabilities = { bounding: PODMAN, effective: PODMAN, permitted: PODMAN };
   config.process.noNewPrivileges = true;
@@ -135,7 +135,7 @@ rootTest('podman capabilities apply to init and exec --cap', async (t) => {
   const root = stateRoot();
   t.is((await bulkhead(['--root', root, 'run', '-d', '--bundle', dir, ID_CAPS])).code, 0);
   try {
-    const exec = await bulkhead(['--root', root, 'exec', '-d', '--cap', 'CAP_SYS_ADMIN', ID_CAPS, 'sleep', '30']);
+    const exec = await bulkhead(['--root', root, 'exec', '-d', '--cap', 'CAP_SYS_ADMIN', ID_CAPS, 'sleep', RUNNING_SECONDS]);
     t.is(exec.code, 0, exec.stderr);
     const init = (JSON.parse((await bulkhead(['--root', root, 'state', ID_CAPS])).stdout) as { pid: number }).pid;
     const pids = JSON.parse((await bulkhead(['--root', root, 'ps', '--format', 'json', ID_CAPS])).stdout) as number[];

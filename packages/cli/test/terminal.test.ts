@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BULKHEAD, bulkhead, listDir, ociBundle as bundle, rootTest, runProgram, stateRoot, temporaryDir, uniqueId, type Result } from './helpers.js';
+import { BULKHEAD, bulkhead, listDir, ociBundle as bundle, type Result, rootTest, RUNNING_SECONDS, runProgram, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 const RECEIVER_SOURCE = fileURLToPath(new URL('../../test/console-receiver.c', import.meta.url));
 
@@ -66,7 +66,7 @@ rootTest('create sends a pty master to the console socket and the container runs
 });
 
 rootTest('exec --tty -d sends its own pty, sized by process.consoleSize, and writes the pid file', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const root = stateRoot();
   const id = uniqueId('exectty');
   t.is((await bulkhead(['--root', root, 'run', '-d', '--bundle', dir, id])).code, 0);
@@ -132,7 +132,7 @@ rootTest('--preserve-fds passes the caller fds 3 and 4 on, and no other fd', asy
 });
 
 rootTest('exec --preserve-fds passes the caller fd on', async (t) => {
-  const dir = await bundle((c) => (c.process.args = ['sleep', '30']));
+  const dir = await bundle((c) => (c.process.args = ['sleep', RUNNING_SECONDS]));
   const root = stateRoot();
   const id = uniqueId('execfds');
   t.is((await bulkhead(['--root', root, 'run', '-d', '--bundle', dir, id])).code, 0);
