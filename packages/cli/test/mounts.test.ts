@@ -134,7 +134,7 @@ rootTest('recursive flags apply to every submount, with mount_setattr', async (t
       { destination: '/inner/sub', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
       { destination: '/rro', type: 'bind', source: join(rootfs, 'inner'), options: ['rbind', 'rro', 'rnosuid'] },
     );
-    config.process.args = ['sh', '-c', 'echo ---mountinfo; cat /proc/self/mountinfo; echo ---writes; for p in /rro/x /rro/sub/x; do touch $p 2>&1; done'];
+    config.process.args = ['sh', '-c', 'echo ---mountinfo; cat /proc/self/mountinfo; echo ---writes; for p in /rro/x /rro/sub/x; do touch $p 2>&1; done; true'];
   });
   const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('rro')]);
   if (!kernelAtLeast(5, 12)) {
