@@ -235,6 +235,31 @@ function verifierReason(block: Buffer, offset: number): string | undefined {
   return lines.find((line) => line !== '' && !VERIFIER_TRACE.test(line));
 }
 
+/**
+ * Calls bpf(BPF_PROG_LOAD) with union bpf_attr, then the instructions, the license and, when
+ * `withLog` is set, the verifier's log, whose reason a failure then carries.
+ */
+function loadProgram(programType: number, instructions: Buffer, license: string, withLog: boolean): number {
+  const code = BPF_ATTR_SIZE;
+  const licenseAt = code + instructions.length;
+  const logAt = licenseAt + Buffer.byteLength(license) + 1;
+  const logSize = withLog ? BPF_LOG_SIZE : 0;
+  const load = bpf('BPF_PROG_LOAD', BPF_PROG_LOAD, logAt + Math.max(logSize, 1), (block, base) => {
+    block.writeUInt32LE(programType, 0); // prog_type
+    block.writeUInt32LE(instructions.length / 8, 4); // insn_cnt
+    block.writeBigUInt64LE(base + BigInt(code), 8); // insns
+    block.writeBigUInt64LE(base + BigInt(licenseAt), 16); // license
+    if (withLog) {
+      block.writeUInt32LE(1, 24); // log_level
+      block.writeUInt32LE(logSize, 28); // log_size
+      block.writeBigUInt64LE(base + BigInt(logAt), 32); // log_buf
+    }
+    instructions.copy(block, code);
+    block.write(license, licenseAt);
+  }, (block) => (withLog ? verifierReason(block, logAt) : undefined));
+  return load.value;
+}
+
 function decodeSiginfo(info: Buffer): ExitStatus {
   const code = info.readInt32LE(8);
   const status = info.readInt32LE(24);
@@ -340,22 +365,15 @@ export const libc: Syscalls = {
   },
 
   bpfProgLoad(programType, instructions, license) {
-    // union bpf_attr for BPF_PROG_LOAD, then the instructions, the license and the log.
-    const code = BPF_ATTR_SIZE;
-    const licenseAt = code + instructions.length;
-    const logAt = licenseAt + Buffer.byteLength(license) + 1;
-    const load = bpf('BPF_PROG_LOAD', BPF_PROG_LOAD, logAt + BPF_LOG_SIZE, (block, base) => {
-      block.writeUInt32LE(programType, 0); // prog_type
-      block.writeUInt32LE(instructions.length / 8, 4); // insn_cnt
-      block.writeBigUInt64LE(base + BigInt(code), 8); // insns
-      block.writeBigUInt64LE(base + BigInt(licenseAt), 16); // license
-      block.writeUInt32LE(1, 24); // log_level
-      block.writeUInt32LE(BPF_LOG_SIZE, 28); // log_size
-      block.writeBigUInt64LE(base + BigInt(logAt), 32); // log_buf
-      instructions.copy(block, code);
-      block.write(license, licenseAt);
-    }, (block) => verifierReason(block, logAt));
-    return load.value;
+    // Without a log first: with one, a long program's trace can fill the buffer and fail an
+    // accepted program with ENOSPC. A rejected program is loaded again with the log, whose
+    // failure then carries the verifier's reason.
+    try {
+      return loadProgram(programType, instructions, license, false);
+    } catch (error) {
+      if (!(error instanceof SyscallError) || error.errno === constants.errno.EPERM) throw error;
+      return loadProgram(programType, instructions, license, true);
+    }
   },
 
   bpfProgAttach(targetFd, programFd, attachType, flags) {
