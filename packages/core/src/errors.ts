@@ -105,9 +105,11 @@ export class SyscallError extends BulkheadError {
   readonly errnoName: string;
   readonly path: string | undefined;
 
-  constructor(syscall: string, errno: number, path?: string) {
+  /** `detail` is the kernel's own explanation where it gives one, such as the reason the BPF verifier gives. */
+  constructor(syscall: string, errno: number, path?: string, detail?: string) {
     const name = errnoName(errno);
-    super(ErrorCode.SYSCALL_FAILED, path === undefined ? `${syscall}: ${name}` : `${syscall} ${path}: ${name}`);
+    const message = path === undefined ? `${syscall}: ${name}` : `${syscall} ${path}: ${name}`;
+    super(ErrorCode.SYSCALL_FAILED, detail === undefined ? message : `${message}: ${detail}`);
     this.syscall = syscall;
     this.errno = errno;
     this.errnoName = name;

@@ -14,7 +14,7 @@ export { UndoStack } from './undo.js';
 export { silentLogger, type Logger } from './log.js';
 export { libc } from './native/libc.js';
 export { SeccompFilter, SCMP_CMP, SCMP_FLTATR, resolveArch, resolveSyscall, nativeArch, apiLevel, libseccompVersion, type ScmpCompare, type ScmpArgCmp } from './native/libseccomp.js';
-export { exitCodeOf, UMOUNT_FLAGS, type ExitStatus, type Syscalls } from './native/syscalls.js';
+export { BPF_CONSTANTS, exitCodeOf, UMOUNT_FLAGS, type ExitStatus, type Syscalls } from './native/syscalls.js';
 export { DEFAULT_STATE_ROOT, defaultStateRoot, EXEC_FIFO, checkContainerId, type StateDocument } from './state.js';
 export { EXECUTOR_PATH } from './executor.js';
 export {

@@ -1,4 +1,4 @@
-import { findNamespace, SpecError, type Container, type Plugin } from '@bulkhead/core';
+import { findNamespace, libc, SpecError, type Container, type Plugin, type Syscalls } from '@bulkhead/core';
 import { cgroupsDelegated } from './delegation.js';
 import { cgroupDirectory, detectLayout, type Layout } from './detect.js';
 import type { CgroupDriver, CgroupRecord, CgroupStats } from './driver.js';
@@ -72,7 +72,7 @@ async function prepareCgroup(fs: CgroupFs, container: Container): Promise<Cgroup
   const record = locate(detectLayout(fs), container.spec.linux?.cgroupsPath ?? `bulkhead/${container.id}`);
   // Only the real filesystem has directories whose permissions tell delegation; a fake has none.
   if (fs === nodeCgroupFs && !cgroupsDelegated(container, record)) return undefined;
-  const driver = openDriver(fs, record);
+  const driver = openDriver(fs, record, container.syscalls);
   rejectExisting(fs, record);
 
   // Registered and saved before mkdir, so that a failure halfway, or a create killed halfway,
@@ -95,7 +95,7 @@ async function prepareCgroup(fs: CgroupFs, container: Container): Promise<Cgroup
 function updateCgroup(fs: CgroupFs, container: Container, change: LinuxResources): void {
   const record = cgroupRecord(container);
   if (record === undefined) throw new Error(`update container ${container.id}: it has no cgroup`);
-  const driver = openDriver(fs, record);
+  const driver = openDriver(fs, record, container.syscalls);
   const resources = completeChange((container.spec.linux?.resources ?? {}) as LinuxResources, change);
   const problems = driver.check(resources);
   if (problems.length > 0) throw new SpecError(problems);
@@ -133,9 +133,12 @@ function locate(layout: Layout, cgroupsPath: string): CgroupRecord {
   return record;
 }
 
-/** Opens the driver for a record made by this plugin, such as one read back from a container's state. */
-export function openDriver(fs: CgroupFs, record: CgroupRecord): CgroupDriver {
-  return record.version === 'v1' ? new V1Driver(fs, record) : new V2Driver(fs, record);
+/**
+ * Opens the driver for a record made by this plugin, such as one read back from a container's
+ * state. `syscalls` loads and attaches the device program on cgroup v2.
+ */
+export function openDriver(fs: CgroupFs, record: CgroupRecord, syscalls: Syscalls = libc): CgroupDriver {
+  return record.version === 'v1' ? new V1Driver(fs, record) : new V2Driver(fs, record, undefined, syscalls);
 }
 
 /** Returns the cgroup record that prepare saved for the container, from whichever process created it. */

@@ -1,6 +1,8 @@
 import { posix } from 'node:path';
-import type { SpecProblem } from '@bulkhead/core';
+import { libc, type SpecProblem, type Syscalls } from '@bulkhead/core';
 import { blkioWeightToIoWeight, cpuMax, sharesToWeight, swapMax, v2Limit } from './convert.js';
+import { attachDeviceFilter } from './device-program.js';
+import { deviceRules } from './devices.js';
 import { readOptional, writeFile, type CgroupFs } from './fs.js';
 import { device, enterAll, hugepageDirectory, killProcess, makeDirectories, parseKeyed, parseLimit, removeDirectories, waitUntil, type CgroupDriver, type CgroupRecord, type CgroupStats } from './driver.js';
 import { THROTTLES, type BlockIO, type Cpu, type LinuxResources, type Memory } from './resources.js';
@@ -20,7 +22,6 @@ const V1_ONLY: [(r: LinuxResources) => unknown, string, string][] = [
   [(r) => r.cpu?.realtimePeriod, 'cpu.realtimePeriod', 'cgroup v2 has no realtime bandwidth files'],
   [(r) => r.blockIO?.leafWeight, 'blockIO.leafWeight', 'cgroup v2 has no leaf weights'],
   [(r) => r.network, 'network', 'net_cls and net_prio exist only on cgroup v1'],
-  [(r) => ((r.devices ?? []).length > 0 ? r.devices : undefined), 'devices', 'device rules on cgroup v2 need a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup, which this plugin does not implement yet; remove linux.resources.devices or run on cgroup v1'],
 ];
 
 /** cgroup v2: one directory in the unified hierarchy, with controllers enabled by each parent. */
@@ -29,6 +30,7 @@ export class V2Driver implements CgroupDriver {
     private readonly fs: CgroupFs,
     readonly record: CgroupRecord,
     private readonly kill: (pid: number) => void = killProcess,
+    private readonly syscalls: Syscalls = libc,
   ) {}
 
   private get directory(): string {
@@ -93,6 +95,9 @@ export class V2Driver implements CgroupDriver {
   }
 
   apply(resources: LinuxResources): void {
+    // cgroup v2 has no devices controller: a BPF_PROG_TYPE_CGROUP_DEVICE program enforces the rules.
+    const rules = deviceRules(resources.devices);
+    if (rules.length > 0) attachDeviceFilter(this.syscalls, this.directory, rules);
     if (resources.cpu !== undefined) this.applyCpu(resources.cpu);
     if (resources.memory !== undefined) this.applyMemory(resources.memory);
     if (resources.pids !== undefined) this.write('pids.max', v2Limit(resources.pids.limit));

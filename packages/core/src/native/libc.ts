@@ -184,6 +184,82 @@ function sendWithFd(socket: number, payload: Buffer, fd: number, path: string): 
   }
 }
 
+/** bpf(2) has no glibc wrapper: its number on x86-64 and on arm64. */
+const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280 };
+const BPF_PROG_LOAD = 5;
+const BPF_PROG_ATTACH = 8;
+const BPF_PROG_DETACH = 9;
+const BPF_PROG_GET_FD_BY_ID = 13;
+const BPF_PROG_QUERY = 16;
+/** The size passed for union bpf_attr: enough for every field used here, the rest zero. */
+const BPF_ATTR_SIZE = 128;
+/** The size of the verifier's log, which explains a rejected program. */
+const BPF_LOG_SIZE = 64 * 1024;
+/** BPF_CGROUP_MAX_PROGS: the maximum number of programs of one attach type on one cgroup. */
+const BPF_MAX_PROGS = 64;
+const O_RDONLY = 0;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Calls bpf(cmd, attr) with union bpf_attr at the start of a calloc'd block of `size` bytes, which
+ * `fill` writes given the block's address (attr's pointers point into the block). Returns the
+ * result and the block's bytes after the call, or throws SyscallError naming the command.
+ */
+function bpf(command: string, cmd: number, size: number, fill: (block: Buffer, base: bigint) => void, detail?: (block: Buffer) => string | undefined): { value: number; block: Buffer } {
+  const memory = allocate(size);
+  try {
+    const block = binding().createExternalBuffer(memory, size);
+    fill(block, addressOf(memory));
+    for (;;) {
+      const result = invoke('syscall', [{ type: types().I64, value: SYS_BPF[arch()] ?? -1 }, int(cmd), pointer(memory), u64(BPF_ATTR_SIZE)]);
+      if (result.value !== -1) return { value: result.value, block: Buffer.from(binding().createExternalBuffer(memory, size)) };
+      if (result.errno !== EINTR) throw new SyscallError(command, result.errno, undefined, detail?.(Buffer.from(binding().createExternalBuffer(memory, size))));
+    }
+  } finally {
+    release(memory);
+  }
+}
+
+/** Lines of the verifier's log that trace its walk: an instruction or a state ("12: ..."), a branch ("from 3 to 7: ..."), a source line ("; ..."). */
+const VERIFIER_TRACE = /^(\d+: |from \d+ to \d+|;)/;
+
+/**
+ * Returns the verifier's reason from its log, which starts at `offset` of the block: the first
+ * line that is not part of the trace of the instructions it checked, such as "R0 !read_ok" or
+ * "infinite loop detected at insn 0".
+ */
+function verifierReason(block: Buffer, offset: number): string | undefined {
+  const end = block.indexOf(0, offset);
+  const lines = block.subarray(offset, end === -1 ? undefined : end).toString().split('\n').map((line) => line.trim());
+  return lines.find((line) => line !== '' && !VERIFIER_TRACE.test(line));
+}
+
+/**
+ * Calls bpf(BPF_PROG_LOAD) with union bpf_attr, then the instructions, the license and, when
+ * `withLog` is set, the verifier's log, whose reason a failure then carries.
+ */
+function loadProgram(programType: number, instructions: Buffer, license: string, withLog: boolean): number {
+  const code = BPF_ATTR_SIZE;
+  const licenseAt = code + instructions.length;
+  const logAt = licenseAt + Buffer.byteLength(license) + 1;
+  const logSize = withLog ? BPF_LOG_SIZE : 0;
+  const load = bpf('BPF_PROG_LOAD', BPF_PROG_LOAD, logAt + Math.max(logSize, 1), (block, base) => {
+    block.writeUInt32LE(programType, 0); // prog_type
+    block.writeUInt32LE(instructions.length / 8, 4); // insn_cnt
+    block.writeBigUInt64LE(base + BigInt(code), 8); // insns
+    block.writeBigUInt64LE(base + BigInt(licenseAt), 16); // license
+    if (withLog) {
+      block.writeUInt32LE(1, 24); // log_level
+      block.writeUInt32LE(logSize, 28); // log_size
+      block.writeBigUInt64LE(base + BigInt(logAt), 32); // log_buf
+    }
+    instructions.copy(block, code);
+    block.write(license, licenseAt);
+  }, (block) => (withLog ? verifierReason(block, logAt) : undefined));
+  return load.value;
+}
+
 function decodeSiginfo(info: Buffer): ExitStatus {
   const code = info.readInt32LE(8);
   const status = info.readInt32LE(24);
@@ -282,6 +358,55 @@ export const libc: Syscalls = {
 
   eventfd() {
     return call('eventfd', [int(0), int(EFD_CLOEXEC)]);
+  },
+
+  openDirectory(path) {
+    return call('open', [cstring(path), int(O_RDONLY | O_DIRECTORY | O_CLOEXEC)], path);
+  },
+
+  bpfProgLoad(programType, instructions, license) {
+    // Without a log first: with one, a long program's trace can fill the buffer and fail an
+    // accepted program with ENOSPC. A rejected program is loaded again with the log, whose
+    // failure then carries the verifier's reason.
+    try {
+      return loadProgram(programType, instructions, license, false);
+    } catch (error) {
+      if (!(error instanceof SyscallError) || error.errno === constants.errno.EPERM) throw error;
+      return loadProgram(programType, instructions, license, true);
+    }
+  },
+
+  bpfProgAttach(targetFd, programFd, attachType, flags) {
+    bpf('BPF_PROG_ATTACH', BPF_PROG_ATTACH, BPF_ATTR_SIZE, (block) => {
+      block.writeUInt32LE(targetFd, 0); // target_fd
+      block.writeUInt32LE(programFd, 4); // attach_bpf_fd
+      block.writeUInt32LE(attachType, 8); // attach_type
+      block.writeUInt32LE(flags, 12); // attach_flags
+    });
+  },
+
+  bpfProgDetach(targetFd, programFd, attachType) {
+    bpf('BPF_PROG_DETACH', BPF_PROG_DETACH, BPF_ATTR_SIZE, (block) => {
+      block.writeUInt32LE(targetFd, 0); // target_fd
+      block.writeUInt32LE(programFd, 4); // attach_bpf_fd
+      block.writeUInt32LE(attachType, 8); // attach_type
+    });
+  },
+
+  bpfProgQuery(targetFd, attachType) {
+    const ids = BPF_ATTR_SIZE;
+    const query = bpf('BPF_PROG_QUERY', BPF_PROG_QUERY, ids + 4 * BPF_MAX_PROGS, (block, base) => {
+      block.writeUInt32LE(targetFd, 0); // target_fd
+      block.writeUInt32LE(attachType, 4); // attach_type
+      block.writeBigUInt64LE(base + BigInt(ids), 16); // prog_ids
+      block.writeUInt32LE(BPF_MAX_PROGS, 24); // prog_cnt
+    });
+    const count = query.block.readUInt32LE(24);
+    return Array.from({ length: count }, (_, index) => query.block.readUInt32LE(ids + 4 * index));
+  },
+
+  bpfProgGetFdById(id) {
+    return bpf('BPF_PROG_GET_FD_BY_ID', BPF_PROG_GET_FD_BY_ID, BPF_ATTR_SIZE, (block) => block.writeUInt32LE(id, 0)).value;
   },
 
   close(fd) {

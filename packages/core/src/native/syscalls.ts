@@ -51,6 +51,30 @@ export interface Syscalls {
   flockExclusive(fd: number): Promise<void>;
   /** eventfd(2) with EFD_CLOEXEC: a counter that the kernel signals, such as for a cgroup v1 OOM notification. */
   eventfd(): number;
+  /** open(2) of a directory with O_RDONLY | O_DIRECTORY | O_CLOEXEC, such as a cgroup to attach a BPF program to. */
+  openDirectory(path: string): number;
+  /**
+   * bpf(BPF_PROG_LOAD): loads `instructions` (struct bpf_insn, 8 bytes each) as a program of
+   * `programType` and returns its fd. A verifier rejection carries the verifier's reason.
+   */
+  bpfProgLoad(programType: number, instructions: Buffer, license: string): number;
+  /** bpf(BPF_PROG_ATTACH) of the program `programFd` to the cgroup `targetFd`. */
+  bpfProgAttach(targetFd: number, programFd: number, attachType: number, flags: number): void;
+  /** bpf(BPF_PROG_DETACH) of the program `programFd` from the cgroup `targetFd`. */
+  bpfProgDetach(targetFd: number, programFd: number, attachType: number): void;
+  /** bpf(BPF_PROG_QUERY): the ids of the programs attached to the cgroup `targetFd` itself, not inherited ones. */
+  bpfProgQuery(targetFd: number, attachType: number): number[];
+  /** bpf(BPF_PROG_GET_FD_BY_ID): an fd of a loaded program. */
+  bpfProgGetFdById(id: number): number;
 }
+
+/** Constants of bpf(2) from linux/bpf.h, for the methods above. */
+export const BPF_CONSTANTS = Object.freeze({
+  BPF_PROG_TYPE_CGROUP_DEVICE: 15,
+  BPF_CGROUP_DEVICE: 6,
+  BPF_F_ALLOW_OVERRIDE: 1,
+  BPF_F_ALLOW_MULTI: 2,
+  BPF_F_REPLACE: 4,
+});
 
 export const UMOUNT_FLAGS = Object.freeze({ MNT_FORCE: 1, MNT_DETACH: 2, MNT_EXPIRE: 4, UMOUNT_NOFOLLOW: 8 });

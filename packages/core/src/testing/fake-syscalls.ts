@@ -99,6 +99,41 @@ export class RecordingSyscalls implements Syscalls {
     return this.nextFd++;
   }
 
+  openDirectory(path: string): number {
+    this.record('openDirectory', [path], path);
+    return this.nextFd++;
+  }
+
+  /** Programs loaded with bpfProgLoad, by fd. */
+  readonly bpfPrograms = new Map<number, Buffer>();
+  /** Program ids that bpfProgQuery reports, as if attached to the target before. */
+  bpfAttached: number[] = [];
+
+  bpfProgLoad(programType: number, instructions: Buffer, license: string): number {
+    this.record('bpfProgLoad', [programType, instructions.length, license]);
+    const fd = this.nextFd++;
+    this.bpfPrograms.set(fd, instructions);
+    return fd;
+  }
+
+  bpfProgAttach(targetFd: number, programFd: number, attachType: number, flags: number): void {
+    this.record('bpfProgAttach', [targetFd, programFd, attachType, flags]);
+  }
+
+  bpfProgDetach(targetFd: number, programFd: number, attachType: number): void {
+    this.record('bpfProgDetach', [targetFd, programFd, attachType]);
+  }
+
+  bpfProgQuery(targetFd: number, attachType: number): number[] {
+    this.record('bpfProgQuery', [targetFd, attachType]);
+    return [...this.bpfAttached];
+  }
+
+  bpfProgGetFdById(id: number): number {
+    this.record('bpfProgGetFdById', [id]);
+    return this.nextFd++;
+  }
+
   private record(name: keyof Syscalls, args: unknown[], path?: string): void {
     this.calls.push({ name, args });
     const errno = this.failures.get(name);
