@@ -174,7 +174,7 @@ rootTest('memory limit is in the container cgroup files', async (t) => {
 rootTest('memory hog is OOM-killed and counted', async (t) => {
   // 200 MiB of output held in a shell variable, under a 64 MiB limit; no swap can absorb it.
   const handle = await runtime(t).create(spec(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived'], { memory: { limit: 64 * MiB, swap: 64 * MiB } }), { stdio: 'ignore' });
-  const timer = setTimeout(() => handle.kill(9), 20_000 * TIME_SCALE);
+  const timer = setTimeout(() => handle.kill(9), 60_000 * TIME_SCALE);
   await handle.start();
   const status = await handle.wait();
   clearTimeout(timer);
@@ -186,7 +186,7 @@ rootTest('memory hog is OOM-killed and counted', async (t) => {
 
 rootTest('pids limit stops a fork loop', async (t) => {
   const handle = await runtime(t).create(spec(['sh', '-c', 'for i in $(seq 1 40); do sleep 3 & done; wait'], { pids: { limit: 8 } }), { stdio: 'ignore' });
-  const timer = setTimeout(() => handle.kill(9), 20_000 * TIME_SCALE);
+  const timer = setTimeout(() => handle.kill(9), 60_000 * TIME_SCALE);
   await handle.start();
   // The loop forks in the time the host gives it: read the counters until the limit was hit or
   // the sleeps ended, whichever comes first.

@@ -85,7 +85,7 @@ rootTest('memory hog is OOM-killed with an oom event', async (t) => {
   const stream = cgroupEvents(handle.container, { statsInterval: 0, pollInterval: 200 });
   t.log('notifications:', stream.sources);
   await handle.start();
-  const [events, status] = await Promise.all([collect(stream, 30_000 * TIME_SCALE), handle.wait()]);
+  const [events, status] = await Promise.all([collect(stream, 60_000 * TIME_SCALE), handle.wait()]);
   t.deepEqual(status, { exited: false, signal: 9, coreDumped: false });
   const oom = events.find((event) => event.type === 'oom');
   t.truthy(oom, JSON.stringify(events));
