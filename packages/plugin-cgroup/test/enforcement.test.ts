@@ -165,17 +165,20 @@ rootTest('read under a read-bps limit runs at about that rate', async (t) => {
   const rate = 4 * MiB;
   const handle = await create(t, runtime(t), spec(['dd', `if=${file}`, 'of=/dev/null', 'bs=1M', 'iflag=direct'], { blockIO: { throttleReadBpsDevice: [{ ...device, rate }] } }), 'readbps');
   const startedAt = process.hrtime.bigint();
+  const idleBefore = hostIdleSeconds();
   await handle.start();
   const status = await handle.wait();
   const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  const idle = (hostIdleSeconds() - idleBefore) / seconds;
   const io = cgroupStats(handle.container).io!;
   t.deepEqual(status, { exited: true, code: 0 });
   t.true(io.readBytes >= 12 * MiB, `the cgroup read ${io.readBytes} bytes`);
   const measured = (12 * MiB) / seconds;
-  t.log({ seconds, measured, rate });
-  // The throttle caps the rate; a busy disk may read slower still.
+  t.log({ seconds, measured, rate, idle });
   t.true(measured <= rate * 1.15, `read at ${measured} B/s under a ${rate} B/s limit`);
-  t.true(measured >= rate * 0.4, `read at ${measured} B/s under a ${rate} B/s limit`);
+  // A host busy with other work may starve dd of CPU, and a busy disk may read slower still.
+  if (idle >= 0.5) t.true(measured >= rate * 0.4, `read at ${measured} B/s under a ${rate} B/s limit with ${idle.toFixed(2)} CPUs idle`);
+  else t.log(`the host had ${idle.toFixed(2)} CPUs idle, so only the upper bound was checked`);
   await deleteAndCheck(t, handle);
 });
 
