@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, TIME_SCALE, uniqueId } from './helpers.js';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, RUNNING_SECONDS, stateRoot, TIME_SCALE, uniqueId, waitFor } from './helpers.js';
 
 const ID_ORPHANED = uniqueId('orphaned');
 
@@ -132,9 +132,10 @@ rootTest('container dies when bulkhead is killed', async (t) => {
   const { spawn } = await import('node:child_process');
   const { BULKHEAD } = await import('./helpers.js');
   const root = stateRoot();
-  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--id', ID_ORPHANED, '--rootfs', busybox, '--', 'sh', '-c', 'echo ready; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-  const container = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
+  const child = spawn(process.execPath, [BULKHEAD, '--root', root, 'run', '--id', ID_ORPHANED, '--rootfs', busybox, '--', 'sh', '-c', `echo ready; sleep ${RUNNING_SECONDS}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // "ready" comes before the shell execs sleep, so wait for the sleep itself.
+  let container: number | undefined;
+  await waitFor(() => (container = childrenOf(child.pid!).find((pid) => commOf(pid) === 'sleep')) !== undefined);
   t.truthy(container, 'the container process is a child of bulkhead');
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('close', resolve));
@@ -143,6 +144,15 @@ rootTest('container dies when bulkhead is killed', async (t) => {
   t.is((await bulkhead(['--root', root, 'delete', '--force', ID_ORPHANED])).code, 0);
   t.deepEqual(listDir(root), []);
 });
+
+/** Returns the command name of a process, or undefined when it is gone. */
+function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
 
 function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
