@@ -11,6 +11,10 @@ import { adjustResources, cgroupEvents, cgroupPlugin, cgroupStats, detectLayout,
 const layout = process.getuid?.() === 0 ? tryDetect() : undefined;
 const rootTest = layout !== undefined ? test.serial : test.skip;
 if (layout === undefined) test('enforcement tests are skipped: they need root and a mounted cgroup hierarchy', (t) => t.pass());
+// Debian's kernels from 6.12 on have no v1 memory controller, so a v1 layout may lack it.
+const hasMemory = layout?.version === 'v2' || (layout?.hierarchies ?? []).some((hierarchy) => hierarchy.controllers.includes('memory'));
+const memoryTest = hasMemory ? rootTest : test.skip;
+if (layout !== undefined && !hasMemory) test('memory enforcement tests are skipped: no memory controller is mounted on cgroup v1', (t) => t.pass());
 
 function tryDetect() {
   try {
@@ -80,7 +84,7 @@ function hostIdleSeconds(): number {
   return Number(fields[4]) / 100;
 }
 
-rootTest('memory hog is OOM-killed with an oom event', async (t) => {
+memoryTest('memory hog is OOM-killed with an oom event', async (t) => {
   const handle = await create(t, runtime(t), spec(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived'], { memory: { limit: 64 * MiB, swap: 64 * MiB } }), 'oom');
   const stream = cgroupEvents(handle.container, { statsInterval: 0, pollInterval: 200 });
   t.log('notifications:', stream.sources);
@@ -182,7 +186,7 @@ rootTest('read under a read-bps limit runs at about that rate', async (t) => {
   await deleteAndCheck(t, handle);
 });
 
-rootTest('update changes limits of a running container', async (t) => {
+memoryTest('update changes limits of a running container', async (t) => {
   const rt = runtime(t);
   const handle = await create(t, rt, spec(['sleep', '30'], { memory: { limit: 64 * MiB }, pids: { limit: 20 } }), 'update');
   await handle.start();
