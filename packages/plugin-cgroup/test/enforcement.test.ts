@@ -78,10 +78,13 @@ async function collect(stream: AsyncIterable<CgroupEvent> & { close(): Promise<v
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Seconds that all CPUs of the host spent idle since boot, from /proc/stat (in USER_HZ, which is 100 on x86). */
+/**
+ * Seconds that all CPUs of the host spent idle since boot, waiting for I/O included, from
+ * /proc/stat (in USER_HZ, which is 100 on x86).
+ */
 function hostIdleSeconds(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  return Number(fields[4]) / 100;
+  return (Number(fields[4]) + Number(fields[5])) / 100;
 }
 
 memoryTest('memory hog is OOM-killed with an oom event', async (t) => {
@@ -143,9 +146,9 @@ rootTest('busy loop under a 50% quota is throttled at half a CPU', async (t) => 
   t.log({ perPeriod, ofWallTime: used / wallNanoseconds, periods, throttled, idle });
   t.true(perPeriod <= 0.55, `${perPeriod} CPUs per period`);
   t.true(used / wallNanoseconds <= 0.55, `${used / wallNanoseconds} CPUs over wall time`);
-  // Two loops ask for two CPUs. When the host had half a CPU idle besides them, they must have
-  // reached the quota and been throttled. A host busy with other work may starve them instead.
-  if (idle >= 0.5) {
+  // Two loops ask for two CPUs. When the host had a quarter of a CPU idle besides them, they must
+  // have reached the quota and been throttled. A host busy with other work may starve them instead.
+  if (idle >= 0.25) {
     t.true(throttled >= 1, `throttled in ${throttled} of ${periods} periods with ${idle.toFixed(2)} CPUs idle`);
     t.true(perPeriod >= 0.4, `${perPeriod} CPUs per period with ${idle.toFixed(2)} CPUs idle`);
   } else {
@@ -181,7 +184,7 @@ rootTest('read under a read-bps limit runs at about that rate', async (t) => {
   t.log({ seconds, measured, rate, idle });
   t.true(measured <= rate * 1.15, `read at ${measured} B/s under a ${rate} B/s limit`);
   // A host busy with other work may starve dd of CPU, and a busy disk may read slower still.
-  if (idle >= 0.5) t.true(measured >= rate * 0.4, `read at ${measured} B/s under a ${rate} B/s limit with ${idle.toFixed(2)} CPUs idle`);
+  if (idle >= 0.25) t.true(measured >= rate * 0.4, `read at ${measured} B/s under a ${rate} B/s limit with ${idle.toFixed(2)} CPUs idle`);
   else t.log(`the host had ${idle.toFixed(2)} CPUs idle, so only the upper bound was checked`);
   await deleteAndCheck(t, handle);
 });
