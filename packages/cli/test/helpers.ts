@@ -1,6 +1,6 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestFn } from 'ava';
@@ -23,12 +23,6 @@ export { TIME_SCALE } from '@bulkhead/core/testing';
 
 /** Seconds that a container which must outlive every step of its test sleeps, scaled like the waits. */
 export const RUNNING_SECONDS = String(30 * TIME_SCALE);
-
-/** Returns true when the running kernel is at least major.minor. */
-export function kernelAtLeast(major: number, minor: number): boolean {
-  const [runningMajor, runningMinor] = release().split('.').map(Number) as [number, number];
-  return runningMajor > major || (runningMajor === major && runningMinor >= minor);
-}
 
 /**
  * Calls `condition` every 25 ms until it returns true; throws after 30 s times TIME_SCALE. The
@@ -121,7 +115,7 @@ export function listDir(path: string): string[] {
 /** Lists directories named bulkhead anywhere in the cgroup hierarchies: what a run must not leave behind. */
 export function leftoverCgroups(id: string): string[] {
   const found: string[] = [];
-  // /sys/fs/cgroup itself is the unified hierarchy on a cgroup v2 host, and holds the v1 ones on others.
+  // /sys/fs/cgroup itself is the unified hierarchy on a cgroup v2 host, and contains the v1 ones on others.
   const bases = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((hierarchy) => `/sys/fs/cgroup/${hierarchy}`)];
   for (const base of bases) {
     for (const candidate of [`${base}/bulkhead/${id}`, ...ownCgroupParents(base).map((parent) => `${parent}/bulkhead/${id}`)]) {

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { encodePlan, EXECUTOR_PATH, Plan } from '@bulkhead/core';
-import { bulkhead, fixtures, hostMounts, kernelAtLeast, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
+import { encodePlan, EXECUTOR_PATH, libc, Plan, probeKernel } from '@bulkhead/core';
+import { bulkhead, fixtures, hostMounts, listDir, rootTest, stateRoot, temporaryDir, uniqueId } from './helpers.js';
 
 /** Creates an OCI bundle on a copy of the busybox root, with config.json from `bulkhead spec` and the given changes. */
 async function bundle(change: (config: Record<string, any>, rootfs: string) => void = () => {}): Promise<string> {
@@ -137,7 +137,7 @@ rootTest('recursive flags apply to every submount, with mount_setattr', async (t
     config.process.args = ['sh', '-c', 'echo ---mountinfo; cat /proc/self/mountinfo; echo ---writes; for p in /rro/x /rro/sub/x; do touch $p 2>&1; done; true'];
   });
   const result = await bulkhead(['--root', stateRoot(), 'run', '--bundle', dir, uniqueId('rro')]);
-  if (!kernelAtLeast(5, 12)) {
+  if (!probeKernel(libc).syscalls.mount_setattr) {
     t.is(result.code, 1);
     t.regex(result.stderr, /mounts\[\d+\]\.options: options rro, rnosuid need mount_setattr\(2\) \(Linux 5\.12\), which this kernel lacks/);
     return;
